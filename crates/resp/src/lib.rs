@@ -1,0 +1,3 @@
+//! resp (placeholder; the resp helper writes this file)
+pub mod reply;
+pub use reply::{Protocol, Reply};
