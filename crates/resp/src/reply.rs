@@ -31,6 +31,9 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// `%n` in RESP3; a flat `*2n` array of keys and values in RESP2.
     Map(Vec<(Reply, Reply)>),
+    /// `%n` in RESP3; in RESP2 an array of 2-element `[key, value]` arrays (the top level of
+    /// XREAD/XREADGROUP replies), not a flat array.
+    PairMap(Vec<(Reply, Reply)>),
     /// `~n` in RESP3; an array in RESP2.
     Set(Vec<Reply>),
     /// `,f` in RESP3; a bulk string in RESP2.

@@ -319,10 +319,21 @@ impl Stream {
         true
     }
 
-    /// Destroys a group with its PEL and consumers; `false` if missing.
+    /// Destroys a group with its PEL and consumers; `false` if missing. Records every item
+    /// under the group too, so a group re-created before the next commit starts clean on disk.
     pub fn destroy_group(&mut self, name: &[u8]) -> bool {
         match self.groups.remove_entry(name) {
-            Some((name, _)) => {
+            Some((name, g)) => {
+                for id in g.pel.keys() {
+                    self.changes.push(StreamChange::Pel(name.clone(), *id));
+                }
+                for (cname, c) in g.consumers {
+                    for id in &c.pel {
+                        self.changes
+                            .push(StreamChange::ConsumerPel(name.clone(), cname.clone(), *id));
+                    }
+                    self.changes.push(StreamChange::Consumer(name.clone(), cname));
+                }
                 self.changes.push(StreamChange::Group(name));
                 true
             }
@@ -366,6 +377,8 @@ impl Stream {
         for id in &c.pel {
             g.pel.remove(id);
             self.changes.push(StreamChange::Pel(gname.clone(), *id));
+            self.changes
+                .push(StreamChange::ConsumerPel(gname.clone(), cname.clone(), *id));
         }
         self.changes.push(StreamChange::Consumer(gname, cname));
         Some(n)
@@ -524,7 +537,7 @@ impl Stream {
             for (cname, c) in &g.consumers {
                 for id in &c.pel {
                     match g.pel.get(id) {
-                        Some(n) if &n.consumer == cname => {}
+                        Some(n) if n.consumer == *cname => {}
                         _ => return Err(format!("consumer {cname:?}: stray pel {id}")),
                     }
                 }

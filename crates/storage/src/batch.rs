@@ -1,0 +1,266 @@
+//! Turns a list of changed item addresses into per-tree writes: each address is resolved
+//! against the current [`Db`] (put its value, or delete it when it no longer exists).
+//!
+//! Every put carries a *current* value and every delete names an item that does not exist
+//! now, so a put and a delete never contradict each other, whatever the order of the
+//! addresses; the one exception is a whole-key rewrite (`Key`), which deletes what is on disk
+//! for the key and then puts the current value, the puts overriding the deletes in the map.
+//! Only the last `FlushAll` matters: everything that exists after it was touched after it.
+
+use std::collections::{BTreeMap, HashSet};
+
+use streams::{Change, Db, Stream, StreamChange, Value};
+
+use crate::codec;
+use crate::error::StorageError;
+use crate::trees::{TreeId, Trees, TREE_COUNT};
+
+/// The writes of one commit, per tree, in key order. `None` deletes.
+#[derive(Debug, Default)]
+pub(crate) struct Writes {
+    maps: [BTreeMap<Vec<u8>, Option<Vec<u8>>>; TREE_COUNT],
+}
+
+impl Writes {
+    pub(crate) fn put(&mut self, t: TreeId, k: Vec<u8>, v: Vec<u8>) {
+        self.maps[t as usize].insert(k, Some(v));
+    }
+
+    pub(crate) fn del(&mut self, t: TreeId, k: Vec<u8>) {
+        self.maps[t as usize].insert(k, None);
+    }
+
+    /// Deletes every item of tree `t` whose key starts with `prefix`, as on disk now.
+    fn del_prefix(&mut self, trees: &Trees, t: TreeId, prefix: &[u8]) -> Result<(), StorageError> {
+        for k in trees.get(t).scan_prefix(prefix).keys() {
+            self.del(t, k?.to_vec());
+        }
+        Ok(())
+    }
+
+    /// `(puts, deletes)`.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        let mut puts = 0;
+        let mut dels = 0;
+        for m in &self.maps {
+            for v in m.values() {
+                if v.is_some() {
+                    puts += 1;
+                } else {
+                    dels += 1;
+                }
+            }
+        }
+        (puts, dels)
+    }
+
+    /// The non-empty trees' writes as sled batches.
+    pub(crate) fn into_batches(self) -> Vec<(TreeId, sled::Batch)> {
+        let mut out = Vec::new();
+        for (t, m) in TreeId::ALL.into_iter().zip(self.maps) {
+            if m.is_empty() {
+                continue;
+            }
+            let mut b = sled::Batch::default();
+            for (k, v) in m {
+                match v {
+                    Some(v) => b.insert(k, v),
+                    None => b.remove(k),
+                }
+            }
+            out.push((t, b));
+        }
+        out
+    }
+}
+
+/// Resolves `changes` against `db` (and, for deletions by prefix, what `trees` hold now).
+pub(crate) fn resolve(trees: &Trees, db: &Db, changes: &[Change]) -> Result<Writes, StorageError> {
+    let mut w = Writes::default();
+    let rest = match changes.iter().rposition(|c| matches!(c, Change::FlushAll)) {
+        Some(i) => {
+            for t in TreeId::DATA {
+                for k in trees.get(t).iter().keys() {
+                    w.del(t, k?.to_vec());
+                }
+            }
+            &changes[i + 1..]
+        }
+        None => changes,
+    };
+    let mut seen: HashSet<&Change> = HashSet::with_capacity(rest.len());
+    for c in rest {
+        if !seen.insert(c) {
+            continue;
+        }
+        match c {
+            Change::FlushAll => {}
+            Change::Key(k) => rewrite_key(&mut w, trees, db, k)?,
+            Change::Stream(k, sc) => stream_item(&mut w, trees, db, k, sc)?,
+        }
+    }
+    Ok(w)
+}
+
+/// Deletes everything of `key` on disk, then writes its current value whole.
+fn rewrite_key(w: &mut Writes, trees: &Trees, db: &Db, key: &[u8]) -> Result<(), StorageError> {
+    let prefix = codec::key_prefix(key);
+    w.del(TreeId::Streams, prefix.clone());
+    w.del(TreeId::Kv, prefix.clone());
+    for t in [
+        TreeId::Entries,
+        TreeId::Nodes,
+        TreeId::Groups,
+        TreeId::Pel,
+        TreeId::Cpel,
+        TreeId::Consumers,
+    ] {
+        w.del_prefix(trees, t, &prefix)?;
+    }
+    match db.get(key) {
+        None => {}
+        Some(Value::Stream(s)) => put_stream(w, key, s),
+        Some(v) => {
+            if let Some(enc) = codec::encode_kv(v) {
+                w.put(TreeId::Kv, prefix, enc);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every item of a stream.
+pub(crate) fn put_stream(w: &mut Writes, key: &[u8], s: &Stream) {
+    w.put(
+        TreeId::Streams,
+        codec::key_prefix(key),
+        codec::encode_stream_meta(&s.meta()),
+    );
+    for (id, fields) in s.entries() {
+        w.put(
+            TreeId::Entries,
+            codec::id_key(key, id),
+            codec::encode_fields(fields),
+        );
+    }
+    for (m, n) in s.nodes() {
+        w.put(TreeId::Nodes, codec::id_key(key, m), codec::encode_node(n));
+    }
+    for (gname, g) in s.groups() {
+        w.put(
+            TreeId::Groups,
+            codec::group_key(key, gname),
+            codec::encode_group(&g.last_id, g.entries_read),
+        );
+        for (id, nack) in g.pel() {
+            w.put(
+                TreeId::Pel,
+                codec::pel_key(key, gname, id),
+                codec::encode_nack(nack),
+            );
+        }
+        for (cname, c) in g.consumers() {
+            w.put(
+                TreeId::Consumers,
+                codec::consumer_key(key, gname, cname),
+                codec::encode_consumer(c.seen_time, c.active_time),
+            );
+            for id in c.pel() {
+                w.put(
+                    TreeId::Cpel,
+                    codec::cpel_key(key, gname, cname, id),
+                    codec::CPEL_VALUE.to_vec(),
+                );
+            }
+        }
+    }
+}
+
+/// One item of a stream, as it is now.
+fn stream_item(
+    w: &mut Writes,
+    trees: &Trees,
+    db: &Db,
+    key: &[u8],
+    sc: &StreamChange,
+) -> Result<(), StorageError> {
+    let s = match db.get(key) {
+        Some(Value::Stream(s)) => Some(&**s),
+        _ => None,
+    };
+    match sc {
+        StreamChange::Meta => {
+            let k = codec::key_prefix(key);
+            match s {
+                Some(s) => w.put(TreeId::Streams, k, codec::encode_stream_meta(&s.meta())),
+                None => w.del(TreeId::Streams, k),
+            }
+        }
+        StreamChange::Entry(id) => {
+            let k = codec::id_key(key, id);
+            match s.and_then(|s| s.entry(id)) {
+                Some(f) => w.put(TreeId::Entries, k, codec::encode_fields(f)),
+                None => w.del(TreeId::Entries, k),
+            }
+        }
+        StreamChange::Node(m) => {
+            let k = codec::id_key(key, m);
+            match s.and_then(|s| s.nodes().get(m)) {
+                Some(n) => w.put(TreeId::Nodes, k, codec::encode_node(n)),
+                None => w.del(TreeId::Nodes, k),
+            }
+        }
+        StreamChange::Group(g) => {
+            let k = codec::group_key(key, g);
+            match s.and_then(|s| s.group(g)) {
+                Some(grp) => w.put(
+                    TreeId::Groups,
+                    k,
+                    codec::encode_group(&grp.last_id, grp.entries_read),
+                ),
+                None => {
+                    // The group and everything under it.
+                    for t in [TreeId::Pel, TreeId::Consumers, TreeId::Cpel] {
+                        w.del_prefix(trees, t, &k)?;
+                    }
+                    w.del(TreeId::Groups, k);
+                }
+            }
+        }
+        StreamChange::Pel(g, id) => {
+            let k = codec::pel_key(key, g, id);
+            match s.and_then(|s| s.group(g)).and_then(|grp| grp.pel().get(id)) {
+                Some(n) => w.put(TreeId::Pel, k, codec::encode_nack(n)),
+                None => w.del(TreeId::Pel, k),
+            }
+        }
+        StreamChange::Consumer(g, c) => {
+            let k = codec::consumer_key(key, g, c);
+            match s.and_then(|s| s.group(g)).and_then(|grp| grp.consumer(c)) {
+                Some(cons) => w.put(
+                    TreeId::Consumers,
+                    k,
+                    codec::encode_consumer(cons.seen_time, cons.active_time),
+                ),
+                None => {
+                    // The consumer and its PEL index.
+                    w.del_prefix(trees, TreeId::Cpel, &k)?;
+                    w.del(TreeId::Consumers, k);
+                }
+            }
+        }
+        StreamChange::ConsumerPel(g, c, id) => {
+            let k = codec::cpel_key(key, g, c, id);
+            let owned = s
+                .and_then(|s| s.group(g))
+                .and_then(|grp| grp.consumer(c))
+                .is_some_and(|cons| cons.pel().contains(id));
+            if owned {
+                w.put(TreeId::Cpel, k, codec::CPEL_VALUE.to_vec());
+            } else {
+                w.del(TreeId::Cpel, k);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! [`Store`]: one sled database holding the durable copy of a keyspace.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use streams::{Change, Db};
+
+use crate::batch::{self, Writes};
+use crate::durable::DiskSync;
+use crate::error::StorageError;
+use crate::load;
+use crate::trees::{TreeId, Trees};
+
+/// The layout version written under `meta/format_version`.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// `meta` tree keys.
+const META_APPLIED_INDEX: &[u8] = b"applied_index";
+const META_FORMAT_VERSION: &[u8] = b"format_version";
+
+/// sled's background flusher period. It stays on: it is the only caller of sled's segment
+/// cleaner (without it the file grows forever), and writing data early never hurts, since
+/// every commit is an atomic batch that carries its own applied index.
+pub const FLUSH_EVERY_MS: u64 = 500;
+
+pub const DEFAULT_CACHE_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// sled's page cache size (sled's own default is 1 GiB).
+    pub cache_capacity_bytes: u64,
+    /// `false` skips every fsync/fdatasync in [`Store::sync`] (sled's `flush()` still runs,
+    /// so a process crash loses nothing synced, a power loss may): tests and benchmarks only.
+    pub fsync: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            cache_capacity_bytes: DEFAULT_CACHE_CAPACITY_BYTES,
+            fsync: true,
+        }
+    }
+}
+
+/// Counters for INFO and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StoreStats {
+    pub applied_index: u64,
+    pub commits_total: u64,
+    /// Items written / deleted by commits.
+    pub items_put_total: u64,
+    pub items_deleted_total: u64,
+    pub syncs_total: u64,
+    pub sync_seconds_total: f64,
+    pub sync_seconds_max: f64,
+    pub last_sync_seconds: f64,
+    /// Blob files (pages too large for sled's log) fsynced by this store.
+    pub blob_files_synced_total: u64,
+    /// Size of the database files (log + blobs).
+    pub disk_bytes: u64,
+}
+
+/// The durable copy of one keyspace. One writer: every method takes `&mut self`.
+pub struct Store {
+    trees: Trees,
+    disk: DiskSync,
+    opts: StoreOptions,
+    applied_index: u64,
+    stats: StoreStats,
+}
+
+/// How long [`Store::open`] waits for the previous holder of the directory's file lock
+/// (the same process reopening right after dropping its `Store`).
+const OPEN_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+fn open_sled(dir: &Path, opts: &StoreOptions) -> Result<sled::Db, StorageError> {
+    let config = sled::Config::new()
+        .path(dir)
+        .cache_capacity(opts.cache_capacity_bytes)
+        .flush_every_ms(Some(FLUSH_EVERY_MS));
+    let deadline = Instant::now() + OPEN_LOCK_WAIT;
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::Other
+                    && e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, StorageError> {
+    match tree.get(key)? {
+        None => Ok(None),
+        Some(v) => {
+            let a: [u8; 8] = v.as_ref().try_into().map_err(|_| {
+                StorageError::corrupt(TreeId::Meta.name(), key, "not an 8-byte integer")
+            })?;
+            Ok(Some(u64::from_be_bytes(a)))
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating) the database in `dir` and loads the full state.
+    pub fn open(dir: &Path, opts: StoreOptions) -> Result<(Store, Db), StorageError> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::io("create_dir_all", dir, e))?;
+        let sled_db = open_sled(dir, &opts)?;
+        let trees = Trees::open(sled_db)?;
+        let meta = trees.get(TreeId::Meta);
+        match meta.get(META_FORMAT_VERSION)? {
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| {
+                        StorageError::corrupt(
+                            TreeId::Meta.name(),
+                            META_FORMAT_VERSION,
+                            "not a 4-byte integer",
+                        )
+                    })?;
+                if found != FORMAT_VERSION {
+                    return Err(StorageError::UnsupportedFormat {
+                        found,
+                        expected: FORMAT_VERSION,
+                    });
+                }
+            }
+            None => {
+                meta.insert(META_FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
+                trees.db.flush()?;
+            }
+        }
+        let applied_index = read_u64(meta, META_APPLIED_INDEX)?.unwrap_or(0);
+        let db = load::load(&trees)?;
+        let mut disk = DiskSync::open(dir)?;
+        if opts.fsync {
+            disk.sync_after_open()?;
+        }
+        let stats = StoreStats {
+            applied_index,
+            ..StoreStats::default()
+        };
+        tracing::info!(
+            dir = %dir.display(),
+            applied_index,
+            keys = db.len(),
+            "storage opened"
+        );
+        Ok((
+            Store {
+                trees,
+                disk,
+                opts,
+                applied_index,
+                stats,
+            },
+            db,
+        ))
+    }
+
+    /// Writes the items named by `changes` (as they are in `db` now) and `applied_index` as
+    /// ONE atomic sled transaction across all trees. Not yet durable: see [`Store::sync`].
+    pub fn commit(
+        &mut self,
+        db: &Db,
+        changes: &[Change],
+        applied_index: u64,
+    ) -> Result<(), StorageError> {
+        let mut writes: Writes = batch::resolve(&self.trees, db, changes)?;
+        let (puts, dels) = writes.counts();
+        writes.put(
+            TreeId::Meta,
+            META_APPLIED_INDEX.to_vec(),
+            applied_index.to_be_bytes().to_vec(),
+        );
+        let batches = writes.into_batches();
+        let trees: Vec<sled::Tree> = batches
+            .iter()
+            .map(|(t, _)| self.trees.get(*t).clone())
+            .collect();
+        use sled::Transactional;
+        trees
+            .as_slice()
+            .transaction(|views| {
+                for (view, (_, b)) in views.iter().zip(&batches) {
+                    view.apply_batch(b)?;
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Storage(e) => StorageError::Sled(e),
+                sled::transaction::TransactionError::Abort(()) => StorageError::Sled(
+                    sled::Error::ReportableBug("commit transaction aborted".into()),
+                ),
+            })?;
+        if self.opts.fsync {
+            self.disk.sync_new_blobs_if_changed()?;
+        }
+        self.applied_index = applied_index;
+        self.stats.applied_index = applied_index;
+        self.stats.commits_total += 1;
+        self.stats.items_put_total += puts;
+        self.stats.items_deleted_total += dels;
+        Ok(())
+    }
+
+    /// Makes everything committed so far durable: sled's `flush()` (on Linux only
+    /// `sync_file_range`, sled issue #1452), then `fdatasync` of the `db` file and fsync of
+    /// new blob files and of `blobs/`. Call once per group of commits.
+    pub fn sync(&mut self) -> Result<(), StorageError> {
+        let start = Instant::now();
+        self.trees.db.flush()?;
+        if self.opts.fsync {
+            self.disk.sync()?;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        self.stats.syncs_total += 1;
+        self.stats.sync_seconds_total += secs;
+        self.stats.last_sync_seconds = secs;
+        if secs > self.stats.sync_seconds_max {
+            self.stats.sync_seconds_max = secs;
+        }
+        self.stats.blob_files_synced_total = self.disk.blob_files_synced_total;
+        Ok(())
+    }
+
+    /// The index passed to the last successful [`Store::commit`] (or loaded at open).
+    pub fn applied_index(&self) -> u64 {
+        self.applied_index
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let mut s = self.stats;
+        s.disk_bytes = self.trees.db.size_on_disk().unwrap_or(0);
+        s
+    }
+}

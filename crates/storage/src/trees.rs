@@ -1,0 +1,79 @@
+//! The sled trees of one database and their names.
+
+use crate::error::StorageError;
+
+/// One sled tree of the layout (see the crate docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TreeId {
+    Meta = 0,
+    Streams,
+    Entries,
+    Nodes,
+    Groups,
+    Pel,
+    Cpel,
+    Consumers,
+    Kv,
+}
+
+pub(crate) const TREE_COUNT: usize = 9;
+
+impl TreeId {
+    pub(crate) const ALL: [TreeId; TREE_COUNT] = [
+        TreeId::Meta,
+        TreeId::Streams,
+        TreeId::Entries,
+        TreeId::Nodes,
+        TreeId::Groups,
+        TreeId::Pel,
+        TreeId::Cpel,
+        TreeId::Consumers,
+        TreeId::Kv,
+    ];
+
+    /// Every tree that holds keyspace data (all but `meta`).
+    pub(crate) const DATA: [TreeId; TREE_COUNT - 1] = [
+        TreeId::Streams,
+        TreeId::Entries,
+        TreeId::Nodes,
+        TreeId::Groups,
+        TreeId::Pel,
+        TreeId::Cpel,
+        TreeId::Consumers,
+        TreeId::Kv,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TreeId::Meta => "meta",
+            TreeId::Streams => "streams",
+            TreeId::Entries => "entries",
+            TreeId::Nodes => "nodes",
+            TreeId::Groups => "groups",
+            TreeId::Pel => "pel",
+            TreeId::Cpel => "cpel",
+            TreeId::Consumers => "consumers",
+            TreeId::Kv => "kv",
+        }
+    }
+}
+
+/// The open sled database and its trees.
+pub(crate) struct Trees {
+    pub(crate) db: sled::Db,
+    trees: Vec<sled::Tree>,
+}
+
+impl Trees {
+    pub(crate) fn open(db: sled::Db) -> Result<Trees, StorageError> {
+        let mut trees = Vec::with_capacity(TREE_COUNT);
+        for t in TreeId::ALL {
+            trees.push(db.open_tree(t.name())?);
+        }
+        Ok(Trees { db, trees })
+    }
+
+    pub(crate) fn get(&self, t: TreeId) -> &sled::Tree {
+        &self.trees[t as usize]
+    }
+}

@@ -1,0 +1,333 @@
+//! Store tests: reopen round trips, deletions by address and by prefix, large values (sled
+//! blob files), corruption handling.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use proptest::prelude::*;
+use storage::{StorageError, Store, StoreOptions};
+use streams::{Db, Nack, StreamId, Value};
+
+fn commit_all(store: &mut Store, db: &mut Db, index: u64) {
+    let changes = db.take_changes();
+    db.take_ready();
+    store.commit(db, &changes, index).expect("commit");
+}
+
+fn reopen(dir: &std::path::Path, store: Store) -> (Store, Db) {
+    drop(store);
+    Store::open(dir, test_opts()).expect("reopen")
+}
+
+fn s(x: &'static str) -> Bytes {
+    Bytes::from_static(x.as_bytes())
+}
+
+fn nack(c: &'static str, t: u64) -> Nack {
+    Nack {
+        consumer: s(c),
+        delivery_time: t,
+        delivery_count: 1,
+    }
+}
+
+#[test]
+fn empty_store_opens_empty_and_keeps_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, db) = Store::open(dir.path(), test_opts()).unwrap();
+    assert!(db.is_empty());
+    assert_eq!(store.applied_index(), 0);
+    store.commit(&db, &[], 7).unwrap();
+    store.sync().unwrap();
+    let (store, db) = reopen(dir.path(), store);
+    assert!(db.is_empty());
+    assert_eq!(store.applied_index(), 7);
+    assert_eq!(store.stats().applied_index, 7);
+}
+
+#[test]
+fn every_kind_of_value_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, mut db) = Store::open(dir.path(), test_opts()).unwrap();
+    // a stream spanning several nodes, with a deletion, two groups, consumers and a PEL
+    let st = db.stream_or_create(&s("st")).unwrap();
+    for i in 1..=7 {
+        st.append(
+            StreamId::new(i, 0),
+            vec![s("f"), Bytes::from(format!("v{i}"))],
+            3,
+        );
+    }
+    st.remove_entry(&StreamId::new(2, 0));
+    st.set_max_deleted_id(StreamId::new(2, 0));
+    st.create_group(s("g"), StreamId::new(5, 0), Some(4));
+    st.create_group(s("empty"), StreamId::MIN, None);
+    st.create_consumer(b"g", s("alice"), 10);
+    st.create_consumer(b"g", s("bob"), 11);
+    st.touch_consumer(b"g", b"bob", Some(12), Some(12));
+    st.pel_put(b"g", StreamId::new(1, 0), nack("alice", 20));
+    st.pel_put(b"g", StreamId::new(3, 0), nack("bob", 21));
+    st.pel_put(b"g", StreamId::new(4, 0), nack("bob", 22));
+    // binary key and empty stream
+    db.stream_or_create(&Bytes::from_static(b"\x00bin\xff"))
+        .unwrap();
+    db.set(
+        s("str"),
+        Value::String(Bytes::from_static(b"\x00\x01hello")),
+    );
+    db.set(
+        s("list"),
+        Value::List([s("a"), s(""), s("c")].into_iter().collect()),
+    );
+    db.set(s("set"), Value::Set([s("x"), s("y")].into_iter().collect()));
+    commit_all(&mut store, &mut db, 1);
+    store.sync().unwrap();
+    let stats = store.stats();
+    assert_eq!(stats.commits_total, 1);
+    assert_eq!(stats.syncs_total, 1);
+    assert!(stats.items_put_total >= 20, "{stats:?}");
+    assert!(stats.disk_bytes > 0);
+
+    let (store, loaded) = reopen(dir.path(), store);
+    assert_eq!(store.applied_index(), 1);
+    assert_db_eq(&db, &loaded, "after reopen");
+    check_db(&loaded);
+}
+
+#[test]
+fn destroying_and_recreating_within_one_commit_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, mut db) = Store::open(dir.path(), test_opts()).unwrap();
+    let st = db.stream_or_create(&s("st")).unwrap();
+    for i in 1..=4 {
+        st.append(StreamId::new(i, 0), vec![s("f"), s("v")], 100);
+    }
+    st.create_group(s("g"), StreamId::MIN, Some(0));
+    st.create_consumer(b"g", s("a"), 1);
+    st.pel_put(b"g", StreamId::new(1, 0), nack("a", 1));
+    st.pel_put(b"g", StreamId::new(2, 0), nack("a", 1));
+    commit_all(&mut store, &mut db, 1);
+
+    // one commit: destroy and recreate the group; delete and recreate a consumer
+    let st = db.stream_mut(b"st").unwrap().unwrap();
+    st.destroy_group(b"g");
+    st.create_group(s("g"), StreamId::new(4, 0), Some(4));
+    st.create_consumer(b"g", s("a"), 2);
+    st.create_consumer(b"g", s("b"), 2);
+    st.pel_put(b"g", StreamId::new(3, 0), nack("b", 2));
+    commit_all(&mut store, &mut db, 2);
+    let st = db.stream_mut(b"st").unwrap().unwrap();
+    st.delete_consumer(b"g", b"b");
+    st.create_consumer(b"g", s("b"), 3);
+    commit_all(&mut store, &mut db, 3);
+
+    let (mut store, mut loaded) = reopen(dir.path(), store);
+    assert_db_eq(&db, &loaded, "after recreate");
+    let g = loaded.stream(b"st").unwrap().unwrap().group(b"g").unwrap();
+    assert!(g.pel().is_empty());
+    assert!(g.consumer(b"b").unwrap().pel().is_empty());
+
+    // DEL then re-create the key as another type, then as a stream again, in one commit
+    loaded.remove(b"st");
+    loaded.set(s("st"), Value::String(s("now a string")));
+    loaded.remove(b"st");
+    let st = loaded.stream_or_create(&s("st")).unwrap();
+    st.append(StreamId::new(9, 0), vec![s("f"), s("v")], 100);
+    commit_all(&mut store, &mut loaded, 4);
+    let (_store, again) = reopen(dir.path(), store);
+    assert_db_eq(&loaded, &again, "after DEL + recreate");
+    assert_eq!(again.stream(b"st").unwrap().unwrap().len(), 1);
+}
+
+#[test]
+fn flushall_then_writes_in_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, mut db) = Store::open(dir.path(), test_opts()).unwrap();
+    let st = db.stream_or_create(&s("a")).unwrap();
+    st.append(StreamId::new(1, 0), vec![s("f"), s("v")], 100);
+    db.set(s("b"), Value::String(s("x")));
+    commit_all(&mut store, &mut db, 1);
+    let st = db.stream_mut(b"a").unwrap().unwrap();
+    st.append(StreamId::new(2, 0), vec![s("f"), s("v")], 100);
+    db.flush_all();
+    let st = db.stream_or_create(&s("c")).unwrap();
+    st.append(StreamId::new(3, 0), vec![s("f"), s("v")], 100);
+    commit_all(&mut store, &mut db, 2);
+    let (_store, loaded) = reopen(dir.path(), store);
+    assert_db_eq(&db, &loaded, "after FLUSHALL");
+    assert_eq!(loaded.len(), 1);
+}
+
+#[test]
+fn large_values_go_to_blob_files_and_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = StoreOptions {
+        fsync: true,
+        ..test_opts()
+    };
+    let (mut store, mut db) = Store::open(dir.path(), opts).unwrap();
+    let st = db.stream_or_create(&s("big")).unwrap();
+    for i in 1..=3 {
+        st.append(
+            StreamId::new(i, 0),
+            vec![s("f"), Bytes::from(vec![b'a' + i as u8; 300 * 1024])],
+            100,
+        );
+    }
+    commit_all(&mut store, &mut db, 1);
+    store.sync().unwrap();
+    let blobs = std::fs::read_dir(dir.path().join("blobs")).unwrap().count();
+    assert!(blobs > 0, "expected sled blob files for 300 KiB values");
+    assert!(
+        store.stats().blob_files_synced_total > 0,
+        "{:?}",
+        store.stats()
+    );
+    drop(store);
+    let (_store, loaded) = Store::open(dir.path(), opts).unwrap();
+    assert_db_eq(&db, &loaded, "after reopen with blobs");
+}
+
+#[test]
+fn format_version_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path(), test_opts()).unwrap());
+    {
+        let raw = sled::open(dir.path()).unwrap();
+        let meta = raw.open_tree("meta").unwrap();
+        meta.insert("format_version", &99u32.to_be_bytes()).unwrap();
+        raw.flush().unwrap();
+    }
+    match Store::open(dir.path(), test_opts()) {
+        Err(StorageError::UnsupportedFormat {
+            found: 99,
+            expected: 1,
+        }) => {}
+        other => panic!("expected UnsupportedFormat, got {:?}", other.map(|_| ())),
+    }
+}
+
+/// Writes a raw item next to a valid state and expects the open to fail with `want`.
+fn corrupt_open(tree: &str, key: &[u8], value: &[u8]) -> StorageError {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (mut store, mut db) = Store::open(dir.path(), test_opts()).unwrap();
+        let st = db.stream_or_create(&s("st")).unwrap();
+        st.append(StreamId::new(1, 0), vec![s("f"), s("v")], 100);
+        st.create_group(s("g"), StreamId::MIN, Some(0));
+        st.create_consumer(b"g", s("a"), 1);
+        commit_all(&mut store, &mut db, 1);
+        store.sync().unwrap();
+    }
+    {
+        let raw = sled::open(dir.path()).unwrap();
+        raw.open_tree(tree).unwrap().insert(key, value).unwrap();
+        raw.flush().unwrap();
+    }
+    match Store::open(dir.path(), test_opts()) {
+        Ok(_) => panic!("open of a corrupt {tree} item succeeded"),
+        Err(e) => e,
+    }
+}
+
+fn lp(b: &[u8]) -> Vec<u8> {
+    let mut v = (b.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(b);
+    v
+}
+
+#[test]
+fn corrupt_items_fail_the_open_with_a_clear_error() {
+    let id = |ms: u64| StreamId::new(ms, 0).to_be_bytes().to_vec();
+    // undecodable key
+    let e = corrupt_open("entries", b"\xff\xff", b"");
+    assert!(
+        matches!(
+            e,
+            StorageError::Corrupt {
+                tree: "entries",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // undecodable value
+    let e = corrupt_open("streams", &lp(b"x"), b"\x01\x01short");
+    assert!(
+        matches!(
+            e,
+            StorageError::Corrupt {
+                tree: "streams",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // an entry of a stream that does not exist
+    let e = corrupt_open("entries", &[lp(b"nope"), id(1)].concat(), &[1, 0, 0, 0, 0]);
+    assert!(e.to_string().contains("no such stream"), "{e}");
+    // a PEL entry whose owner is not a consumer
+    let e = corrupt_open(
+        "pel",
+        &[lp(b"st"), lp(b"g"), id(1)].concat(),
+        &[&[1u8][..], &[0; 16], b"ghost"].concat(),
+    );
+    assert!(e.to_string().contains("not a consumer"), "{e}");
+    // a consumer-index item without a PEL entry
+    let e = corrupt_open(
+        "cpel",
+        &[lp(b"st"), lp(b"g"), lp(b"a"), id(1)].concat(),
+        b"",
+    );
+    assert!(e.to_string().contains("no PEL entry"), "{e}");
+    // an entry outside every node: fails the stream invariants
+    let e = corrupt_open("entries", &[lp(b"st"), id(0)].concat(), &[1, 0, 0, 0, 0]);
+    assert!(matches!(e, StorageError::Inconsistent { .. }), "{e}");
+    // a key that is both a stream and a string
+    let e = corrupt_open("kv", &lp(b"st"), b"\x01\x02str");
+    assert!(e.to_string().contains("non-stream"), "{e}");
+    // a bad applied index
+    let e = corrupt_open("meta", b"applied_index", b"\x01");
+    assert!(
+        matches!(e, StorageError::Corrupt { tree: "meta", .. }),
+        "{e}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, .. ProptestConfig::default() })]
+
+    /// Random mutations through the model's API, committed in random groups, with random
+    /// reopens: what is loaded always equals what was in memory.
+    #[test]
+    fn random_mutations_survive_reopen(seed in any::<u64>(), steps in 20u64..160) {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, mut db) = Store::open(dir.path(), test_opts()).unwrap();
+        let mut rng = Xorshift::new(seed);
+        let mut index = 0;
+        for step in 0..steps {
+            mutate(&mut db, &mut rng, 1_000 + step, 0);
+            if rng.chance(60) {
+                index += 1;
+                commit_all(&mut store, &mut db, index);
+            }
+            if rng.chance(8) {
+                index += 1;
+                commit_all(&mut store, &mut db, index);
+                store.sync().unwrap();
+                let (s2, loaded) = reopen(dir.path(), store);
+                store = s2;
+                prop_assert_eq!(store.applied_index(), index);
+                assert_db_eq(&db, &loaded, "reopen");
+                check_db(&loaded);
+                db = loaded;
+            }
+        }
+        index += 1;
+        commit_all(&mut store, &mut db, index);
+        store.sync().unwrap();
+        let (_store, loaded) = reopen(dir.path(), store);
+        assert_db_eq(&db, &loaded, "final reopen");
+    }
+}
