@@ -26,7 +26,9 @@ use crate::client::{parse_i64, password_matches, valid_client_attr, Multi, Sessi
 use crate::commands::{self, CommandSpec};
 use crate::config::{self, Config};
 use crate::info::{self, InfoInput};
-use crate::limits::{MAX_BLOCKED_PER_KEY, MAX_GROUP_REQUESTS, MAX_READY_ROUNDS};
+use crate::limits::{
+    GROUP_COMMIT_LINGER, MAX_BLOCKED_PER_KEY, MAX_GROUP_REQUESTS, MAX_READY_ROUNDS,
+};
 use crate::stats::Stats;
 use crate::Shared;
 
@@ -105,6 +107,11 @@ pub(crate) struct Executor {
     run_id: String,
     tcp_port: u16,
     shutting_down: bool,
+    /// Batches handled in the current and in the previous group, and how many to wait for
+    /// when gathering the next group (0: do not linger).
+    group_batches: usize,
+    prev_group_batches: usize,
+    linger_target: usize,
 }
 
 impl Executor {
@@ -134,6 +141,9 @@ impl Executor {
             run_id: make_run_id(),
             tcp_port,
             shutting_down: false,
+            group_batches: 0,
+            prev_group_batches: 0,
+            linger_target: 0,
         }
     }
 
@@ -157,29 +167,62 @@ impl Executor {
                 },
             };
             group.extend(first);
-            while group.len() < MAX_GROUP_REQUESTS {
-                match requests.try_recv() {
-                    Ok(r) => group.push(r),
-                    Err(_) => break,
-                }
-            }
+            self.gather(&requests, &mut group);
             for req in group.drain(..) {
                 self.handle(req);
                 self.run_resumed();
             }
             self.expire_blocked();
             self.run_resumed();
-            self.sync();
-            self.flush_outbox();
+            self.hand_off();
             if self.shutting_down {
                 break;
             }
         }
-        self.sync();
-        self.flush_outbox();
+        self.hand_off();
         // Dropping the sessions closes every connection's response channel.
         self.sessions.clear();
         tracing::info!(applied_index = self.applied_index, "executor stopped");
+    }
+
+    /// Drains what is queued into `group`. After a group that synced, lingers briefly
+    /// (at most [`GROUP_COMMIT_LINGER`]) until as many batches have arrived as the last two
+    /// groups held: in a closed loop the clients just answered come right back, and letting
+    /// them join this group instead of the next doubles its size for one extra sync.
+    fn gather(&mut self, requests: &Receiver<Request>, group: &mut Vec<Request>) {
+        let is_batch = |r: &Request| matches!(r, Request::Batch { .. });
+        let mut batches = group.iter().filter(|r| is_batch(r)).count();
+        let drain = |group: &mut Vec<Request>, batches: &mut usize| {
+            while group.len() < MAX_GROUP_REQUESTS {
+                match requests.try_recv() {
+                    Ok(r) => {
+                        *batches += usize::from(is_batch(&r));
+                        group.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+        };
+        drain(group, &mut batches);
+        let target = self.linger_target;
+        if target == 0 || batches >= target {
+            return;
+        }
+        let deadline = Instant::now() + GROUP_COMMIT_LINGER;
+        while batches < target && group.len() < MAX_GROUP_REQUESTS {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            if wait.is_zero() {
+                break;
+            }
+            match requests.recv_timeout(wait) {
+                Ok(r) => {
+                    batches += usize::from(is_batch(&r));
+                    group.push(r);
+                    drain(group, &mut batches);
+                }
+                Err(_) => break,
+            }
+        }
     }
 
     fn handle(&mut self, req: Request) {
@@ -197,6 +240,7 @@ impl Executor {
                 self.stats.record_connection();
             }
             Request::Batch { id, cmds, out } => {
+                self.group_batches += 1;
                 let Some(s) = self.sessions.get_mut(&id) else {
                     return;
                 };
@@ -275,7 +319,10 @@ impl Executor {
         }
     }
 
-    fn flush_outbox(&mut self) {
+    /// Takes the output of every client in the outbox as ready-to-send responses; clients
+    /// that close after this output leave the registry now.
+    fn take_outbox(&mut self) -> Vec<(UnboundedSender<Response>, Response)> {
+        let mut replies = Vec::with_capacity(self.outbox.len());
         for id in std::mem::take(&mut self.outbox) {
             let Some(s) = self.sessions.get_mut(&id) else {
                 continue;
@@ -292,10 +339,31 @@ impl Executor {
                 close,
                 authenticated: s.authenticated,
             };
-            let gone = s.tx.send(resp).is_err();
-            if close || gone {
+            replies.push((s.tx.clone(), resp));
+            if close {
                 self.remove_session(id);
             }
+        }
+        replies
+    }
+
+    /// Group commit: the changes of everything run since the last hand-off as ONE atomic
+    /// store batch, then ONE sync, then every reply of the group goes out. A group is all or
+    /// nothing on disk, and no reply of it (reads included) is visible before it is durable.
+    fn hand_off(&mut self) {
+        let batches = std::mem::take(&mut self.group_batches);
+        if self.commit_group() {
+            if let Err(e) = self.store.sync() {
+                fail_stop("sync", &e);
+            }
+            let waiting_possible = self.sessions.len() - self.blocked.blocked_clients();
+            self.linger_target = (batches + self.prev_group_batches).min(waiting_possible);
+        } else {
+            self.linger_target = 0;
+        }
+        self.prev_group_batches = batches;
+        for (tx, r) in self.take_outbox() {
+            let _ = tx.send(r);
         }
     }
 
@@ -447,12 +515,13 @@ impl Executor {
         self.group_changes.extend(changes);
     }
 
-    /// Group commit: the group's changes as ONE atomic store commit, then ONE sync. Items
-    /// are written as they are in the keyspace now, so an item changed by several commands
-    /// of the group is written once, with its final value.
-    fn sync(&mut self) {
+    /// Commits the changes collected since the last commit as ONE atomic store batch (not
+    /// yet durable). Items are written as they are in the keyspace now, so an item changed by
+    /// several commands is written once, with its final value. Returns whether anything was
+    /// committed.
+    fn commit_group(&mut self) -> bool {
         if self.group_changes.is_empty() {
-            return;
+            return false;
         }
         let mut changes = std::mem::take(&mut self.group_changes);
         dedup_changes(&mut changes);
@@ -461,11 +530,9 @@ impl Executor {
             fail_stop("commit", &e);
         }
         self.applied_index = index;
-        if let Err(e) = self.store.sync() {
-            fail_stop("sync", &e);
-        }
         changes.clear();
         self.group_changes = changes;
+        true
     }
 
     // ------------------------------------------------------------------ blocking
@@ -679,6 +746,7 @@ impl Executor {
             b"command" => commands::command_command(args),
             b"debug" => debug(args),
             b"function" => self.function(args),
+            b"script" => script(args),
             _ => Reply::error(format!(
                 "ERR unknown command '{}', with args beginning with: ",
                 String::from_utf8_lossy(spec.name.as_bytes())
@@ -1299,6 +1367,24 @@ fn debug(args: &[Bytes]) -> Reply {
         return Reply::ok();
     }
     subcommand_error(args)
+}
+
+/// SCRIPT FLUSH [ASYNC|SYNC]: there is no script cache; the flush trivially succeeds.
+fn script(args: &[Bytes]) -> Reply {
+    let flush = args.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"flush"));
+    if !flush {
+        return subcommand_error(args);
+    }
+    match args.get(2) {
+        None => Reply::ok(),
+        Some(m)
+            if args.len() == 3
+                && (m.eq_ignore_ascii_case(b"sync") || m.eq_ignore_ascii_case(b"async")) =>
+        {
+            Reply::ok()
+        }
+        Some(_) => Reply::error("ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
+    }
 }
 
 fn client_help() -> Reply {

@@ -125,6 +125,9 @@ pub(crate) struct Shared {
 pub mod limits {
     /// Most requests the executor drains from its queue into one group (one sync).
     pub const MAX_GROUP_REQUESTS: usize = 4096;
+    /// Longest wait for more requests before running a group, after a group that synced
+    /// (group commit delay; see the executor's `gather`).
+    pub const GROUP_COMMIT_LINGER: std::time::Duration = std::time::Duration::from_micros(200);
     /// Most commands a connection puts in one batch (one executor round trip).
     pub const MAX_BATCH_COMMANDS: usize = 1024;
     /// Most clients blocked on one key.

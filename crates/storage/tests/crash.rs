@@ -16,16 +16,27 @@ use common::*;
 use storage::Store;
 
 /// Copies sled's files as they are now (what a process crash would leave, since the page
-/// cache survives it). Databases without blob files only: a copy of `db` and `blobs/` is not
-/// atomic, a crash is.
+/// cache survives it). sled's background flusher may write while we copy, and a copy taken
+/// during a write is not a state that ever existed, so the copy is retried until reading the
+/// files again gives the same bytes. Databases without blob files only: `db` and `blobs/`
+/// cannot be copied as one.
 fn copy_files(from: &Path, to: &Path) {
     std::fs::create_dir_all(to.join("blobs")).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    for _attempt in 0..100 {
+        let mut stable = true;
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                let bytes = std::fs::read(entry.path()).unwrap();
+                std::fs::write(to.join(entry.file_name()), &bytes).unwrap();
+                stable &= std::fs::read(entry.path()).unwrap() == bytes;
+            }
+        }
+        if stable {
+            return;
         }
     }
+    panic!("the database files never stood still long enough to copy");
 }
 
 #[test]

@@ -1418,9 +1418,12 @@ impl Model {
                         .collect();
                     let mut out = Vec::new();
                     for (eid, f) in new {
-                        if let (Some(er), false) =
-                            (g.entries_read, probe.has_tombstones_from(g.last_id))
-                        {
+                        // The counter just counts on while it is valid, the group has not
+                        // fallen behind the first entry (trimmed past it: redis#13958, 8.0)
+                        // and no tombstone lies at or after its position.
+                        let counting =
+                            g.last_id >= probe.first_id() && !probe.has_tombstones_from(g.last_id);
+                        if let (Some(er), true) = (g.entries_read, counting) {
                             g.entries_read = Some(er + 1);
                         } else if probe.entries_added != 0 {
                             g.entries_read = probe.estimate(eid);
@@ -2180,6 +2183,8 @@ fn step() -> BoxedStrategy<Step> {
 #[derive(Debug, Default)]
 struct Coverage {
     executed: BTreeMap<String, u64>,
+    /// Distinct reply outcomes per command: error texts, and the shape of other replies.
+    outcomes: BTreeMap<String, BTreeMap<String, u64>>,
     skipped: BTreeMap<String, u64>,
     reopens: u64,
 }
@@ -2189,6 +2194,20 @@ fn cmd_name(args: &[String]) -> String {
         "XGROUP" | "XINFO" => format!("{} {}", args[0], args[1]),
         "XPENDING" if args.len() > 3 => "XPENDING (extended)".into(),
         other => other.into(),
+    }
+}
+
+/// A short description of a reply for coverage: the error text, or the kind and size.
+fn outcome(r: &Reply) -> String {
+    match r {
+        Reply::Error(e) => String::from_utf8_lossy(e).chars().take(60).collect(),
+        Reply::Array(v) if v.is_empty() => "empty array".into(),
+        Reply::Array(_) => "array".into(),
+        Reply::PairMap(_) => "streams".into(),
+        Reply::Integer(0) => "0".into(),
+        Reply::Integer(_) => "integer".into(),
+        Reply::Null | Reply::NullArray => "null".into(),
+        other => format!("{:?}", std::mem::discriminant(other)),
     }
 }
 
@@ -2238,7 +2257,12 @@ fn run(steps: &[Step], node_max: u64, cov: &mut Coverage) -> Result<(), String> 
                     *cov.skipped.entry(name).or_default() += 1;
                     continue;
                 };
-                *cov.executed.entry(name).or_default() += 1;
+                *cov.executed.entry(name.clone()).or_default() += 1;
+                *cov.outcomes
+                    .entry(name)
+                    .or_default()
+                    .entry(outcome(&actual))
+                    .or_default() += 1;
                 let changes = db.take_changes();
                 db.take_ready();
                 let engine_len = |k: &Bytes| -> Option<u64> {
@@ -2331,8 +2355,60 @@ fn long_fixed_seed_run() {
     }
     eprintln!("reopens: {}", cov.reopens);
     eprintln!("executed: {:?}", cov.executed);
+    for (name, o) in &cov.outcomes {
+        eprintln!("  {name}: {o:?}");
+    }
     eprintln!(
         "not implemented by the engine yet (skipped): {:?}",
         cov.skipped
     );
+}
+
+/// Shrunk cases found by the property test, kept as regressions.
+#[test]
+fn regression_entries_read_after_trim() {
+    let steps = vec![
+        Step::Cmd(Op::GroupCreate {
+            key: 2,
+            group: 0,
+            id: None,
+            mkstream: true,
+            entries_read: Some(5),
+        }),
+        Step::Cmd(Op::XAdd {
+            key: 2,
+            nomkstream: false,
+            trim: None,
+            id: AddIdPick::Auto,
+            nfields: 0,
+        }),
+        Step::Cmd(Op::XAdd {
+            key: 2,
+            nomkstream: false,
+            trim: None,
+            id: AddIdPick::Auto,
+            nfields: 0,
+        }),
+        Step::Cmd(Op::XTrim {
+            key: 2,
+            trim: TrimPick {
+                maxlen: None,
+                minid: IdPick::Last(0),
+                approx: false,
+                eq_token: false,
+                limit: None,
+            },
+        }),
+        Step::Cmd(Op::ReadGroup {
+            group: 0,
+            consumer: 0,
+            count: None,
+            noack: false,
+            streams: vec![(2, None)],
+        }),
+    ];
+    let mut cov = Coverage::default();
+    if let Err(e) = run(&steps, 1, &mut cov) {
+        panic!("{e}");
+    }
 }

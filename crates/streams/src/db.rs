@@ -53,6 +53,8 @@ pub struct Db {
     touched: Vec<Bytes>,
     changes: Vec<Change>,
     ready: Vec<Bytes>,
+    /// Every key ordered by its [`crate::keyspace::scan_hash`]: the stable SCAN/KEYS order.
+    scan_index: BTreeSet<(u64, Bytes)>,
     /// Redis's dirty counter (`rdb_changes_since_last_save`).
     pub dirty: u64,
 }
@@ -78,6 +80,12 @@ impl Db {
     }
     pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Value)> {
         self.keys.iter()
+    }
+    /// Keys in SCAN order (by [`crate::keyspace::scan_hash`], then bytes) from hash `from` on.
+    pub fn keys_from_hash(&self, from: u64) -> impl Iterator<Item = (u64, &Bytes)> {
+        self.scan_index
+            .range((from, Bytes::new())..)
+            .map(|(h, k)| (*h, k))
     }
     /// The stream at `key`: `Ok(None)` if missing, `Err(WrongType)` if another type.
     pub fn stream(&self, key: &[u8]) -> Result<Option<&Stream>, WrongType> {
@@ -111,6 +119,7 @@ impl Db {
             let mut s = Stream::new();
             s.set_last_id(crate::StreamId::MIN); // records Meta so the new key is persisted
             self.keys.insert(key.clone(), Value::Stream(Box::new(s)));
+            self.index_key(key);
         }
         Ok(self.stream_mut(key)?.expect("present"))
     }
@@ -127,6 +136,7 @@ impl Db {
     /// blocked readers).
     pub fn set(&mut self, key: Bytes, value: Value) {
         self.flush_stream_changes(&key);
+        self.index_key(&key);
         self.keys.insert(key.clone(), value);
         self.changes.push(Change::Key(key.clone()));
         self.ready.push(key);
@@ -135,6 +145,8 @@ impl Db {
     /// Removes a key. Signals it as ready (blocked XREADGROUP clients get NOGROUP).
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let (k, v) = self.keys.remove_entry(key)?;
+        self.scan_index
+            .remove(&(crate::keyspace::scan_hash(key), k.clone()));
         self.touched.retain(|t| t.as_ref() != key);
         self.changes.push(Change::Key(k.clone()));
         self.ready.push(k);
@@ -144,8 +156,14 @@ impl Db {
     /// Removes every key, signalling each.
     pub fn flush_all(&mut self) {
         self.touched.clear();
+        self.scan_index.clear();
         self.ready.extend(self.keys.drain().map(|(k, _)| k));
         self.changes.push(Change::FlushAll);
+    }
+
+    fn index_key(&mut self, key: &Bytes) {
+        self.scan_index
+            .insert((crate::keyspace::scan_hash(key), key.clone()));
     }
 
     /// Marks a key as ready for blocked clients (e.g. after XADD or XGROUP DESTROY).
@@ -189,11 +207,13 @@ impl Db {
 
     /// Inserts a value loaded from storage (records nothing).
     pub fn load(&mut self, key: Bytes, value: Value) {
+        self.index_key(&key);
         self.keys.insert(key, value);
     }
 
     /// A loaded stream for filling in (records nothing).
     pub fn load_stream(&mut self, key: &Bytes) -> &mut Stream {
+        self.index_key(key);
         let v = self
             .keys
             .entry(key.clone())

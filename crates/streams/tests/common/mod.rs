@@ -15,7 +15,14 @@ pub fn args(line: &str) -> Vec<Bytes> {
 
 /// Runs one command line at `now_ms` with default node size (100).
 pub fn run(db: &mut Db, now_ms: u64, line: &str) -> Reply {
-    run_ctx(db, Ctx { now_ms, ..Ctx::default() }, line)
+    run_ctx(
+        db,
+        Ctx {
+            now_ms,
+            ..Ctx::default()
+        },
+        line,
+    )
 }
 
 pub fn run_ctx(db: &mut Db, ctx: Ctx, line: &str) -> Reply {
