@@ -2049,28 +2049,33 @@ fn entries_read_value(n: u8, st: Option<&MStream>) -> i64 {
 
 fn id_pick() -> BoxedStrategy<IdPick> {
     prop_oneof![
-        8 => any::<u8>().prop_map(IdPick::Entry),
-        4 => any::<u8>().prop_map(IdPick::Pending),
-        3 => (0u8..3).prop_map(IdPick::Last),
-        4 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| IdPick::Small(a, b)),
+        24 => any::<u8>().prop_map(IdPick::Entry),
+        12 => any::<u8>().prop_map(IdPick::Pending),
+        9 => (0u8..3).prop_map(IdPick::Last),
+        12 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| IdPick::Small(a, b)),
         1 => Just(IdPick::Max),
     ]
     .boxed()
 }
 
-/// IDs for XADD: `MAX` very rarely (it exhausts the stream for good).
+/// IDs for XADD: `MAX` very rarely (it exhausts the stream until it is deleted).
 fn add_id_pick() -> BoxedStrategy<AddIdPick> {
     prop_oneof![
-        10 => Just(AddIdPick::Auto),
-        2 => any::<u8>().prop_map(AddIdPick::AutoSeqLast),
-        1 => any::<u8>().prop_map(AddIdPick::AutoSeqSmall),
-        4 => prop_oneof![
-            10 => (0u8..3).prop_map(IdPick::Last),
-            4 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| IdPick::Small(a, b)),
-            2 => any::<u8>().prop_map(IdPick::Entry),
-            1 => Just(IdPick::Max),
-        ]
-        .prop_map(AddIdPick::Explicit),
+        100 => Just(AddIdPick::Auto),
+        20 => any::<u8>().prop_map(AddIdPick::AutoSeqLast),
+        10 => any::<u8>().prop_map(AddIdPick::AutoSeqSmall),
+        40 => id_pick_below_max().prop_map(AddIdPick::Explicit),
+        1 => Just(AddIdPick::Explicit(IdPick::Max)),
+    ]
+    .boxed()
+}
+
+/// Like [`id_pick`] without `MAX`.
+fn id_pick_below_max() -> BoxedStrategy<IdPick> {
+    prop_oneof![
+        10 => (0u8..3).prop_map(IdPick::Last),
+        4 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| IdPick::Small(a, b)),
+        2 => any::<u8>().prop_map(IdPick::Entry),
     ]
     .boxed()
 }
@@ -2108,28 +2113,29 @@ fn ids(n: usize) -> BoxedStrategy<Vec<IdPick>> {
 }
 
 fn op() -> BoxedStrategy<Op> {
-    let k = || 0u8..3;
-    let g = || 0u8..2;
+    // skewed towards one key and one group, so that groups and PELs live long enough
+    let k = || prop_oneof![6 => Just(0u8), 3 => Just(1u8), 1 => Just(2u8)];
+    let g = || prop_oneof![4 => Just(0u8), 1 => Just(1u8)];
     let c = || 0u8..3;
     prop_oneof![
-        30 => (k(), proptest::bool::weighted(0.1), proptest::option::weighted(0.25, trim_pick()), add_id_pick(), any::<u8>())
+        90 => (k(), proptest::bool::weighted(0.1), proptest::option::weighted(0.25, trim_pick()), add_id_pick(), any::<u8>())
             .prop_map(|(key, nomkstream, trim, id, nfields)| Op::XAdd { key, nomkstream, trim, id, nfields }).boxed(),
-        3 => (k(), trim_pick()).prop_map(|(key, trim)| Op::XTrim { key, trim }).boxed(),
-        4 => (k(), ids(3)).prop_map(|(key, ids)| Op::XDel { key, ids }).boxed(),
-        2 => (k(), id_pick(), proptest::option::weighted(0.3, any::<u8>()), proptest::option::weighted(0.3, id_pick()))
+        6 => (k(), trim_pick()).prop_map(|(key, trim)| Op::XTrim { key, trim }).boxed(),
+        10 => (k(), ids(3)).prop_map(|(key, ids)| Op::XDel { key, ids }).boxed(),
+        4 => (k(), id_pick_below_max(), proptest::option::weighted(0.3, any::<u8>()), proptest::option::weighted(0.3, id_pick()))
             .prop_map(|(key, id, entries_added, max_deleted)| Op::XSetId { key, id, entries_added, max_deleted }).boxed(),
-        6 => (k(), g(), proptest::option::weighted(0.6, id_pick()), proptest::bool::weighted(0.3), proptest::option::weighted(0.3, any::<u8>()))
+        20 => (k(), g(), proptest::option::weighted(0.6, id_pick()), proptest::bool::weighted(0.3), proptest::option::weighted(0.3, any::<u8>()))
             .prop_map(|(key, group, id, mkstream, entries_read)| Op::GroupCreate { key, group, id, mkstream, entries_read }).boxed(),
-        2 => (k(), g(), proptest::option::weighted(0.7, id_pick()), proptest::option::weighted(0.3, any::<u8>()))
+        5 => (k(), g(), proptest::option::weighted(0.7, id_pick()), proptest::option::weighted(0.3, any::<u8>()))
             .prop_map(|(key, group, id, entries_read)| Op::GroupSetId { key, group, id, entries_read }).boxed(),
-        1 => (k(), g()).prop_map(|(key, group)| Op::GroupDestroy { key, group }).boxed(),
-        2 => (k(), g(), c()).prop_map(|(key, group, consumer)| Op::CreateConsumer { key, group, consumer }).boxed(),
-        1 => (k(), g(), c()).prop_map(|(key, group, consumer)| Op::DelConsumer { key, group, consumer }).boxed(),
-        14 => (g(), c(), proptest::option::weighted(0.5, -1i8..5), proptest::bool::weighted(0.15),
-               proptest::collection::vec((k(), proptest::option::weighted(0.3, id_pick())), 1..=2))
+        2 => (k(), g()).prop_map(|(key, group)| Op::GroupDestroy { key, group }).boxed(),
+        6 => (k(), g(), c()).prop_map(|(key, group, consumer)| Op::CreateConsumer { key, group, consumer }).boxed(),
+        2 => (k(), g(), c()).prop_map(|(key, group, consumer)| Op::DelConsumer { key, group, consumer }).boxed(),
+        45 => (g(), c(), proptest::option::weighted(0.5, -1i8..5), proptest::bool::weighted(0.15),
+               prop_oneof![4 => Just(1usize), 1 => Just(2usize)].prop_flat_map(move |n| proptest::collection::vec((k(), proptest::option::weighted(0.3, id_pick())), n)))
             .prop_map(|(group, consumer, count, noack, streams)| Op::ReadGroup { group, consumer, count, noack, streams }).boxed(),
-        5 => (k(), g(), ids(3)).prop_map(|(key, group, ids)| Op::Ack { key, group, ids }).boxed(),
-        5 => (
+        15 => (k(), g(), ids(3)).prop_map(|(key, group, ids)| Op::Ack { key, group, ids }).boxed(),
+        18 => (
                 (k(), g(), c(), prop_oneof![Just(0u16), 1u16..3000], ids(3)),
                 (proptest::option::weighted(0.2, 0u16..3000), proptest::option::weighted(0.15, -50i16..3000),
                  proptest::option::weighted(0.2, 0u8..5), proptest::bool::weighted(0.2), proptest::bool::weighted(0.3),
@@ -2138,19 +2144,19 @@ fn op() -> BoxedStrategy<Op> {
             .prop_map(|((key, group, consumer, min_idle, ids), (idle, time_back, retrycount, force, justid, lastid))| Op::Claim {
                 key, group, consumer, min_idle, ids, idle, time_back, retrycount, force, justid, lastid,
             }).boxed(),
-        4 => (k(), g(), c(), prop_oneof![Just(0u16), 1u16..3000], bound_pick(), proptest::option::weighted(0.6, any::<u8>()), proptest::bool::weighted(0.3))
+        15 => (k(), g(), c(), prop_oneof![Just(0u16), 1u16..3000], bound_pick(), proptest::option::weighted(0.6, any::<u8>()), proptest::bool::weighted(0.3))
             .prop_map(|(key, group, consumer, min_idle, start, count, justid)| Op::AutoClaim { key, group, consumer, min_idle, start, count, justid }).boxed(),
         2 => proptest::collection::vec(k(), 1..=2).prop_map(|keys| Op::Del { keys }).boxed(),
         1 => (k(), k()).prop_map(|(from, to)| Op::Rename { from, to }).boxed(),
         1 => Just(Op::FlushAll).boxed(),
-        1 => k().prop_map(|key| Op::Set { key }).boxed(),
-        4 => (k(), bound_pick(), bound_pick(), proptest::option::weighted(0.3, -1i8..6))
+        1 => prop_oneof![1 => Just(0u8), 1 => Just(1u8), 4 => Just(2u8)].prop_map(|key| Op::Set { key }).boxed(),
+        10 => (k(), bound_pick(), bound_pick(), proptest::option::weighted(0.3, -1i8..6))
             .prop_map(|(key, start, end, count)| Op::XRange { key, start, end, count }).boxed(),
-        2 => k().prop_map(|key| Op::XLen { key }).boxed(),
-        2 => (k(), g()).prop_map(|(key, group)| Op::PendingSummary { key, group }).boxed(),
-        3 => (k(), g(), proptest::option::weighted(0.3, 0u16..3000), bound_pick(), bound_pick(), -1i8..6, proptest::option::weighted(0.3, c()))
+        4 => k().prop_map(|key| Op::XLen { key }).boxed(),
+        8 => (k(), g()).prop_map(|(key, group)| Op::PendingSummary { key, group }).boxed(),
+        12 => (k(), g(), proptest::option::weighted(0.3, 0u16..3000), bound_pick(), bound_pick(), -1i8..6, proptest::option::weighted(0.3, c()))
             .prop_map(|(key, group, idle, start, end, count, consumer)| Op::PendingExt { key, group, idle, start, end, count, consumer }).boxed(),
-        3 => k().prop_map(|key| Op::InfoGroups { key }).boxed(),
+        10 => k().prop_map(|key| Op::InfoGroups { key }).boxed(),
     ]
     .boxed()
 }

@@ -204,12 +204,12 @@ impl Stream {
         let mut prev: Option<[u8; 16]> = None;
         for master in self.nodes.keys() {
             let k = master.to_be_bytes();
-            let common = match prev {
-                Some(p) => p.iter().zip(k.iter()).take_while(|(a, b)| a == b).count(),
-                None => 0,
+            // the first key hangs off the root as one compressed node; each later key adds a
+            // branch below its prefix shared with the previous key, plus its leaf
+            count += match prev {
+                Some(p) if p != k => 2,
+                _ => 1,
             };
-            // a new branch below the shared prefix, plus the leaf
-            count += if common < 16 { 2 } else { 1 };
             prev = Some(k);
         }
         count
