@@ -27,7 +27,8 @@ use crate::commands::{self, CommandSpec};
 use crate::config::{self, Config};
 use crate::info::{self, InfoInput};
 use crate::limits::{
-    GROUP_COMMIT_LINGER, MAX_BLOCKED_PER_KEY, MAX_GROUP_REQUESTS, MAX_READY_ROUNDS,
+    GROUP_COMMIT_LINGER, MAX_BLOCKED_PER_KEY, MAX_GROUP_REQUESTS, MAX_QUEUED_COMMANDS,
+    MAX_READY_ROUNDS,
 };
 use crate::stats::Stats;
 use crate::Shared;
@@ -356,7 +357,10 @@ impl Executor {
             if let Err(e) = self.store.sync() {
                 fail_stop("sync", &e);
             }
-            let waiting_possible = self.sessions.len() - self.blocked.blocked_clients();
+            let waiting_possible = self
+                .sessions
+                .len()
+                .saturating_sub(self.blocked.blocked_clients());
             self.linger_target = (batches + self.prev_group_batches).min(waiting_possible);
         } else {
             self.linger_target = 0;
@@ -414,6 +418,20 @@ impl Executor {
         };
         s.last_cmd = spec.stat_name();
         if in_multi && !runs_inside_multi(&args[0]) {
+            let full = s
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.cmds.len() >= MAX_QUEUED_COMMANDS);
+            if full {
+                self.reject(
+                    id,
+                    Some(spec.stat_name()),
+                    Reply::error(format!(
+                        "ERR too many commands queued in this transaction (max {MAX_QUEUED_COMMANDS})"
+                    )),
+                );
+                return;
+            }
             if let Some(m) = s.multi.as_mut() {
                 if !m.aborted {
                     m.cmds.push((spec, args));
@@ -1371,7 +1389,9 @@ fn debug(args: &[Bytes]) -> Reply {
 
 /// SCRIPT FLUSH [ASYNC|SYNC]: there is no script cache; the flush trivially succeeds.
 fn script(args: &[Bytes]) -> Reply {
-    let flush = args.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"flush"));
+    let flush = args
+        .get(1)
+        .is_some_and(|s| s.eq_ignore_ascii_case(b"flush"));
     if !flush {
         return subcommand_error(args);
     }

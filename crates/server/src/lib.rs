@@ -130,6 +130,8 @@ pub mod limits {
     pub const GROUP_COMMIT_LINGER: std::time::Duration = std::time::Duration::from_micros(200);
     /// Most commands a connection puts in one batch (one executor round trip).
     pub const MAX_BATCH_COMMANDS: usize = 1024;
+    /// Most commands queued in one MULTI (more is an error that aborts the transaction).
+    pub const MAX_QUEUED_COMMANDS: usize = 100_000;
     /// Most clients blocked on one key.
     pub const MAX_BLOCKED_PER_KEY: usize = 10_000;
     /// Most rounds of "serve ready keys" after one command (a round can signal new keys).
@@ -194,7 +196,11 @@ pub async fn serve(config: Config) -> Result<ServerHandle, ServerError> {
         .unwrap_or("127.0.0.1")
         .trim_start_matches('-')
         .to_string();
-    let addr = format!("{}:{}", host, config.port);
+    let addr = if host.contains(':') {
+        format!("[{}]:{}", host, config.port)
+    } else {
+        format!("{}:{}", host, config.port)
+    };
     let tcp = tokio::net::TcpListener::bind(addr.as_str())
         .await
         .map_err(|source| ServerError::Bind {

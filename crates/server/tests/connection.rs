@@ -403,3 +403,55 @@ async fn works_with_the_redis_crate() {
     assert_eq!(pong, "PONG");
     srv.handle.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn server_commands_on_the_executor() {
+    let srv = start().await;
+    let mut c = srv.raw().await;
+    c.expect("FUNCTION FLUSH", "+OK\r\n").await;
+    c.expect("FUNCTION FLUSH SYNC", "+OK\r\n").await;
+    c.expect("SCRIPT FLUSH", "+OK\r\n").await;
+    c.expect("SCRIPT FLUSH ASYNC", "+OK\r\n").await;
+    c.expect("DEBUG LOG hello", "+OK\r\n").await;
+    c.expect(
+        "DEBUG FOO",
+        "-ERR unknown subcommand or wrong number of arguments for 'FOO'. Try DEBUG HELP.\r\n",
+    )
+    .await;
+    log_phase("CONFIG SET stream-node-max-entries changes the node size of later XADDs");
+    c.expect("CONFIG SET stream-node-max-entries 2", "+OK\r\n")
+        .await;
+    for i in 1..=5 {
+        c.expect(&format!("XADD n {i}-1 f v"), &format!("$3\r\n{i}-1\r\n"))
+            .await;
+    }
+    let info = c.cmd("XINFO STREAM n").await;
+    assert!(
+        show(&info).contains("$15\\r\\nradix-tree-keys\\r\\n:3\\r\\n"),
+        "{}",
+        show(&info)
+    );
+    log_phase("commandstats count calls; CONFIG RESETSTAT clears them");
+    let stats = c.cmd("INFO commandstats").await;
+    let xadd = info_field(&stats, "cmdstat_xadd").unwrap_or_default();
+    assert!(xadd.starts_with("calls=5,"), "{xadd}");
+    c.expect(
+        "XADD n 1-1 f v",
+        "-ERR The ID specified in XADD is equal or smaller than the target stream top item\r\n",
+    )
+    .await;
+    let stats = c.cmd("INFO errorstats").await;
+    assert_eq!(
+        info_field(&stats, "errorstat_ERR").as_deref(),
+        Some("count=2"),
+        "{}",
+        show(&stats)
+    );
+    c.expect("CONFIG RESETSTAT", "+OK\r\n").await;
+    let stats = c.cmd("INFO commandstats").await;
+    assert_eq!(info_field(&stats, "cmdstat_xadd"), None, "{}", show(&stats));
+    let keyspace = c.cmd("INFO keyspace").await;
+    let db0 = info_field(&keyspace, "db0").unwrap_or_default();
+    assert!(db0.starts_with("keys=1,expires=0,"), "{}", show(&keyspace));
+    srv.handle.shutdown().await.unwrap();
+}

@@ -235,7 +235,10 @@ mod tests {
     #[test]
     fn range_bounds() {
         assert_eq!(parse_range_bound(b"(1-1", true), Ok(StreamId::new(1, 2)));
-        assert_eq!(parse_range_bound(b"(1-0", false), Ok(StreamId::new(0, u64::MAX)));
+        assert_eq!(
+            parse_range_bound(b"(1-0", false),
+            Ok(StreamId::new(0, u64::MAX))
+        );
         assert!(parse_range_bound(b"(-", true).is_err());
         assert_eq!(
             parse_range_bound(b"(18446744073709551615-18446744073709551615", true),
@@ -245,14 +248,20 @@ mod tests {
             parse_range_bound(b"(0-0", false),
             Err("ERR invalid end ID for the interval")
         );
-        assert_eq!(parse_range_bound(b"5", false), Ok(StreamId::new(5, u64::MAX)));
+        assert_eq!(
+            parse_range_bound(b"5", false),
+            Ok(StreamId::new(5, u64::MAX))
+        );
     }
 
     #[test]
     fn add_ids() {
         assert_eq!(parse_add_id(b"*"), Some(AddId::Auto));
         assert_eq!(parse_add_id(b"5-*"), Some(AddId::AutoSeq(5)));
-        assert_eq!(parse_add_id(b"5"), Some(AddId::Explicit(StreamId::new(5, 0))));
+        assert_eq!(
+            parse_add_id(b"5"),
+            Some(AddId::Explicit(StreamId::new(5, 0)))
+        );
         assert_eq!(parse_add_id(b"+"), None);
     }
 

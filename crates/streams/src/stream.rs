@@ -170,11 +170,7 @@ impl Stream {
     }
     /// ID of the first live entry, `0-0` when empty.
     pub fn first_id(&self) -> StreamId {
-        self.entries
-            .keys()
-            .next()
-            .copied()
-            .unwrap_or(StreamId::MIN)
+        self.entries.keys().next().copied().unwrap_or(StreamId::MIN)
     }
     /// ID of the last live entry, `0-0` when empty.
     pub fn top_id(&self) -> StreamId {
@@ -216,10 +212,7 @@ impl Stream {
     }
     /// The node holding `id` (by master ID), if any.
     pub fn node_of(&self, id: &StreamId) -> Option<(StreamId, Node)> {
-        self.nodes
-            .range(..=*id)
-            .next_back()
-            .map(|(m, n)| (*m, *n))
+        self.nodes.range(..=*id).next_back().map(|(m, n)| (*m, *n))
     }
 
     // ---------------------------------------------------------------- entry mutations
@@ -277,7 +270,11 @@ impl Stream {
         self.changes.push(StreamChange::Node(*master));
         let end = self.nodes.range(*master..).next().map(|(m, _)| *m);
         let ids: Vec<StreamId> = match end {
-            Some(end) => self.entries.range(*master..end).map(|(id, _)| *id).collect(),
+            Some(end) => self
+                .entries
+                .range(*master..end)
+                .map(|(id, _)| *id)
+                .collect(),
             None => self.entries.range(*master..).map(|(id, _)| *id).collect(),
         };
         for id in &ids {
@@ -329,10 +326,14 @@ impl Stream {
                 }
                 for (cname, c) in g.consumers {
                     for id in &c.pel {
-                        self.changes
-                            .push(StreamChange::ConsumerPel(name.clone(), cname.clone(), *id));
+                        self.changes.push(StreamChange::ConsumerPel(
+                            name.clone(),
+                            cname.clone(),
+                            *id,
+                        ));
                     }
-                    self.changes.push(StreamChange::Consumer(name.clone(), cname));
+                    self.changes
+                        .push(StreamChange::Consumer(name.clone(), cname));
                 }
                 self.changes.push(StreamChange::Group(name));
                 true
@@ -342,7 +343,12 @@ impl Stream {
     }
 
     /// Sets a group's last-delivered ID and entries-read counter. No-op for a missing group.
-    pub fn set_group_position(&mut self, group: &[u8], last_id: StreamId, entries_read: Option<u64>) {
+    pub fn set_group_position(
+        &mut self,
+        group: &[u8],
+        last_id: StreamId,
+        entries_read: Option<u64>,
+    ) {
         if let Some(g) = self.groups.get_mut(group) {
             g.last_id = last_id;
             g.entries_read = entries_read;
@@ -427,11 +433,8 @@ impl Stream {
                 if let Some(c) = g.consumers.get_mut(&old.consumer) {
                     c.pel.remove(&id);
                 }
-                self.changes.push(StreamChange::ConsumerPel(
-                    gname.clone(),
-                    old.consumer,
-                    id,
-                ));
+                self.changes
+                    .push(StreamChange::ConsumerPel(gname.clone(), old.consumer, id));
             }
         }
         g.consumers
