@@ -113,6 +113,49 @@ pub(crate) struct Executor {
     group_batches: usize,
     prev_group_batches: usize,
     linger_target: usize,
+    /// Hands each group's sync ticket and replies to the syncer thread (pipelined group
+    /// commit: the next group runs while this one's sync is in flight).
+    syncer: Option<std::sync::mpsc::Sender<SyncJob>>,
+    syncer_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// One group's hand-off to the syncer: its sync ticket (none if it wrote nothing) and the
+/// replies to send once everything before it is durable.
+struct SyncJob {
+    ticket: Option<storage::SyncTicket>,
+    replies: Vec<(UnboundedSender<Response>, Response)>,
+}
+
+/// The syncer thread: takes every queued job, waits on ONE sync covering them all (the
+/// latest ticket, which absorbs the earlier ones), then sends their replies in order.
+fn run_syncer(jobs: Receiver<SyncJob>) {
+    let _span = tracing::info_span!("syncer").entered();
+    let mut group: Vec<SyncJob> = Vec::new();
+    while let Ok(first) = jobs.recv() {
+        group.push(first);
+        while let Ok(more) = jobs.try_recv() {
+            group.push(more);
+        }
+        let mut latest: Option<storage::SyncTicket> = None;
+        for job in group.iter_mut() {
+            if let Some(mut t) = job.ticket.take() {
+                if let Some(earlier) = latest.take() {
+                    t.absorb(earlier);
+                }
+                latest = Some(t);
+            }
+        }
+        if let Some(t) = latest {
+            if let Err(e) = t.wait() {
+                fail_stop("sync", &e);
+            }
+        }
+        for job in group.drain(..) {
+            for (tx, r) in job.replies {
+                let _ = tx.send(r);
+            }
+        }
+    }
 }
 
 impl Executor {
@@ -124,6 +167,17 @@ impl Executor {
         shared: Arc<Shared>,
     ) -> Executor {
         let applied_index = store.applied_index();
+        let (syncer, jobs) = std::sync::mpsc::channel();
+        let syncer_thread = match std::thread::Builder::new()
+            .name("xraft-syncer".into())
+            .spawn(move || run_syncer(jobs))
+        {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the syncer thread");
+                std::process::exit(1);
+            }
+        };
         Executor {
             db,
             store,
@@ -145,6 +199,8 @@ impl Executor {
             group_batches: 0,
             prev_group_batches: 0,
             linger_target: 0,
+            syncer: Some(syncer),
+            syncer_thread,
         }
     }
 
@@ -181,6 +237,7 @@ impl Executor {
             }
         }
         self.hand_off();
+        self.stop_syncer();
         // Dropping the sessions closes every connection's response channel.
         self.sessions.clear();
         tracing::info!(applied_index = self.applied_index, "executor stopped");
@@ -353,21 +410,37 @@ impl Executor {
     /// nothing on disk, and no reply of it (reads included) is visible before it is durable.
     fn hand_off(&mut self) {
         let batches = std::mem::take(&mut self.group_batches);
-        if self.commit_group() {
-            if let Err(e) = self.store.sync() {
-                fail_stop("sync", &e);
-            }
+        let ticket = if self.commit_group() {
             let waiting_possible = self
                 .sessions
                 .len()
                 .saturating_sub(self.blocked.blocked_clients());
             self.linger_target = (batches + self.prev_group_batches).min(waiting_possible);
+            match self.store.begin_sync() {
+                Ok(t) => Some(t),
+                Err(e) => fail_stop("sync", &e),
+            }
         } else {
             self.linger_target = 0;
-        }
+            None
+        };
         self.prev_group_batches = batches;
-        for (tx, r) in self.take_outbox() {
-            let _ = tx.send(r);
+        let replies = self.take_outbox();
+        if ticket.is_none() && replies.is_empty() {
+            return;
+        }
+        // Replies without a ticket (reads) still go through the syncer: they may have seen
+        // state of an earlier group whose sync is in flight, and must not overtake it.
+        if let Some(syncer) = &self.syncer {
+            let _ = syncer.send(SyncJob { ticket, replies });
+        }
+    }
+
+    /// Stops the syncer thread after it has synced and sent everything handed to it.
+    fn stop_syncer(&mut self) {
+        self.syncer = None;
+        if let Some(t) = self.syncer_thread.take() {
+            let _ = t.join();
         }
     }
 

@@ -17,6 +17,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::error::StorageError;
@@ -28,7 +29,7 @@ const SAME_TICK_WINDOW: Duration = Duration::from_secs(1);
 pub(crate) struct DiskSync {
     dir: PathBuf,
     blobs_dir: PathBuf,
-    db_file: File,
+    db_file: Arc<File>,
     /// Blob files fsynced so far (still present at the last listing).
     synced_blobs: HashSet<OsString>,
     /// `blobs/` mtime at the last listing, and when that listing was taken.
@@ -64,7 +65,7 @@ impl DiskSync {
         Ok(DiskSync {
             dir: dir.to_path_buf(),
             blobs_dir: dir.join("blobs"),
-            db_file,
+            db_file: Arc::new(db_file),
             synced_blobs: HashSet::new(),
             listed: None,
             dirs_dirty: false,
@@ -137,13 +138,46 @@ impl DiskSync {
         Ok(())
     }
 
-    /// After sled's `flush()`: new blobs, the `db` file, then `blobs/` if it has new files.
-    pub(crate) fn sync(&mut self) -> Result<(), StorageError> {
+    /// The writer's half of a sync: syncs new blob files now and hands back what is left to
+    /// do after sled's `flush()` (the `db` file, and `blobs/` if it has new files), which may
+    /// run on another thread.
+    pub(crate) fn begin_sync(&mut self) -> Result<DiskFlush, StorageError> {
         self.sync_new_blobs_if_changed()?;
-        fdatasync(&self.db_file, &self.dir.join("db"))?;
-        if self.dirs_dirty {
-            fsync_path(&self.blobs_dir)?;
+        let blobs_dir = if self.dirs_dirty {
             self.dirs_dirty = false;
+            Some(self.blobs_dir.clone())
+        } else {
+            None
+        };
+        Ok(DiskFlush {
+            db_file: Arc::clone(&self.db_file),
+            db_path: self.dir.join("db"),
+            blobs_dir,
+        })
+    }
+}
+
+/// What a sync still has to do after sled's `flush()`.
+pub(crate) struct DiskFlush {
+    db_file: Arc<File>,
+    db_path: PathBuf,
+    /// `blobs/` gained files since the last sync: fsync the directory too.
+    blobs_dir: Option<PathBuf>,
+}
+
+impl DiskFlush {
+    /// Folds an earlier pending flush into this (later) one: one `fdatasync` covers both, but
+    /// a directory sync either of them owes must still happen.
+    pub(crate) fn absorb(&mut self, earlier: DiskFlush) {
+        if self.blobs_dir.is_none() {
+            self.blobs_dir = earlier.blobs_dir;
+        }
+    }
+
+    pub(crate) fn finish(&self) -> Result<(), StorageError> {
+        fdatasync(&self.db_file, &self.db_path)?;
+        if let Some(dir) = &self.blobs_dir {
+            fsync_path(dir)?;
         }
         Ok(())
     }

@@ -79,5 +79,6 @@ mod trees;
 pub use codec::DecodeError;
 pub use error::StorageError;
 pub use store::{
-    Store, StoreOptions, StoreStats, DEFAULT_CACHE_CAPACITY_BYTES, FLUSH_EVERY_MS, FORMAT_VERSION,
+    Store, StoreOptions, StoreStats, SyncTicket, DEFAULT_CACHE_CAPACITY_BYTES, FLUSH_EVERY_MS,
+    FORMAT_VERSION,
 };

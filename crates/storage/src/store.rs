@@ -1,12 +1,13 @@
 //! [`Store`]: one sled database holding the durable copy of a keyspace.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use streams::{Change, Db};
 
 use crate::batch::{self, Writes};
-use crate::durable::DiskSync;
+use crate::durable::{DiskFlush, DiskSync};
 use crate::error::StorageError;
 use crate::load;
 use crate::trees::{TreeId, Trees};
@@ -68,6 +69,53 @@ pub struct Store {
     opts: StoreOptions,
     applied_index: u64,
     stats: StoreStats,
+    sync_timings: Arc<Mutex<SyncTimings>>,
+}
+
+/// Sync counters, updated by whichever thread waits on a [`SyncTicket`].
+#[derive(Debug, Default)]
+struct SyncTimings {
+    syncs_total: u64,
+    sync_seconds_total: f64,
+    sync_seconds_max: f64,
+    last_sync_seconds: f64,
+}
+
+/// The slow half of a [`Store::sync`]: sled's `flush()` then `fdatasync`. Movable to another
+/// thread; see [`Store::begin_sync`].
+pub struct SyncTicket {
+    db: sled::Db,
+    disk: Option<DiskFlush>,
+    timings: Arc<Mutex<SyncTimings>>,
+}
+
+impl SyncTicket {
+    /// Folds an earlier, not yet waited-on ticket into this later one, so that one wait
+    /// covers both (a flush makes everything written before it durable).
+    pub fn absorb(&mut self, earlier: SyncTicket) {
+        if let (Some(mine), Some(theirs)) = (self.disk.as_mut(), earlier.disk) {
+            mine.absorb(theirs);
+        }
+    }
+
+    /// Blocks until every commit made before the ticket was issued is durable.
+    pub fn wait(self) -> Result<(), StorageError> {
+        let start = Instant::now();
+        self.db.flush()?;
+        if let Some(disk) = &self.disk {
+            disk.finish()?;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        if let Ok(mut t) = self.timings.lock() {
+            t.syncs_total += 1;
+            t.sync_seconds_total += secs;
+            t.last_sync_seconds = secs;
+            if secs > t.sync_seconds_max {
+                t.sync_seconds_max = secs;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// How long [`Store::open`] waits for the previous holder of the directory's file lock
@@ -160,6 +208,7 @@ impl Store {
                 opts,
                 applied_index,
                 stats,
+                sync_timings: Arc::default(),
             },
             db,
         ))
@@ -215,20 +264,25 @@ impl Store {
     /// `sync_file_range`, sled issue #1452), then `fdatasync` of the `db` file and fsync of
     /// new blob files and of `blobs/`. Call once per group of commits.
     pub fn sync(&mut self) -> Result<(), StorageError> {
-        let start = Instant::now();
-        self.trees.db.flush()?;
-        if self.opts.fsync {
-            self.disk.sync()?;
-        }
-        let secs = start.elapsed().as_secs_f64();
-        self.stats.syncs_total += 1;
-        self.stats.sync_seconds_total += secs;
-        self.stats.last_sync_seconds = secs;
-        if secs > self.stats.sync_seconds_max {
-            self.stats.sync_seconds_max = secs;
-        }
+        self.begin_sync()?.wait()
+    }
+
+    /// Starts a sync of everything committed so far and returns the slow part as a ticket
+    /// that another thread may [`SyncTicket::wait`] on while this store goes on committing
+    /// (pipelined group commit). When the ticket's wait returns, every commit made before
+    /// `begin_sync` is durable.
+    pub fn begin_sync(&mut self) -> Result<SyncTicket, StorageError> {
+        let disk = if self.opts.fsync {
+            Some(self.disk.begin_sync()?)
+        } else {
+            None
+        };
         self.stats.blob_files_synced_total = self.disk.blob_files_synced_total;
-        Ok(())
+        Ok(SyncTicket {
+            db: self.trees.db.clone(),
+            disk,
+            timings: Arc::clone(&self.sync_timings),
+        })
     }
 
     /// The index passed to the last successful [`Store::commit`] (or loaded at open).
@@ -238,6 +292,12 @@ impl Store {
 
     pub fn stats(&self) -> StoreStats {
         let mut s = self.stats;
+        if let Ok(t) = self.sync_timings.lock() {
+            s.syncs_total = t.syncs_total;
+            s.sync_seconds_total = t.sync_seconds_total;
+            s.sync_seconds_max = t.sync_seconds_max;
+            s.last_sync_seconds = t.last_sync_seconds;
+        }
         s.disk_bytes = self.trees.db.size_on_disk().unwrap_or(0);
         s
     }
