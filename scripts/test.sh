@@ -6,7 +6,7 @@
 #   fmt       cargo fmt --all -- --check
 #   clippy    cargo clippy --workspace --all-targets -- -D warnings
 #   test      cargo nextest run --workspace --release (+ doc tests), or cargo test --workspace --release
-#   build     cargo build --release -p xraft
+#   build     cargo build --release --workspace --all-targets   (reuses the test build: same features)
 #   compat    scripts/compat-suite.sh    (official Redis 8.0.2 stream suite against the binary)
 #   crash     scripts/crash-restart.sh   (kill -9 / restart durability test)
 #
@@ -157,7 +157,7 @@ else
     phase clippy cargo clippy --workspace --all-targets -- -D warnings
   fi
   phase test unit_tests
-  phase build cargo build --release -p xraft
+  phase build cargo build --release --workspace --all-targets
   [ "$last_rc" -eq 0 ] || build_failed=1
 fi
 # With XRAFT_KEEP_GOING=1 a failed build must not let a stale binary be tested.

@@ -27,7 +27,6 @@ use resp::Reply;
 use crate::db::Db;
 use crate::engine::{Block, Ctx, Prepared};
 use crate::id::StreamId;
-use crate::stream::Fields;
 
 pub use claim::{AutoClaimCmd, ClaimCmd, ClaimOp, ClaimReply, ClaimStep};
 pub use info::{estimate_entries_read, group_lag, InfoCmd};
@@ -258,18 +257,7 @@ pub(crate) fn is_token(arg: &[u8], token: &str) -> bool {
     arg.eq_ignore_ascii_case(token.as_bytes())
 }
 
-/// An ID as a bulk string.
-pub(crate) fn id_reply(id: StreamId) -> Reply {
-    Reply::Bulk(id.to_bytes())
-}
-
-/// An entry: `[id, [f1, v1, ...]]`.
-pub(crate) fn entry_reply(id: StreamId, fields: &Fields) -> Reply {
-    Reply::Array(vec![
-        id_reply(id),
-        Reply::Array(fields.iter().cloned().map(Reply::Bulk).collect()),
-    ])
-}
+pub(crate) use crate::entries::{entry_reply, id_reply};
 
 /// The top-level reply of XREADGROUP: `[key, entries]` pairs in RESP2, a map in RESP3.
 pub(crate) fn streams_reply(pairs: Vec<(Reply, Reply)>) -> Reply {
