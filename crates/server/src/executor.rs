@@ -5,9 +5,11 @@
 //! Loop: wait for a request (or the next blocking deadline), drain what is queued (up to
 //! [`MAX_GROUP_REQUESTS`]), run every command in arrival order (collecting what each write
 //! changed), wake blocked clients whose keys became ready, expire blocking deadlines, then
-//! commit the whole group's changes as ONE atomic store batch followed by ONE `store.sync()`
-//! (group commit), and only then hand every reply back to its connection. A group is all or
-//! nothing on disk, and no reply of it is visible before it is durable.
+//! commit the whole group's changes as ONE atomic store batch, then hand the group's sync
+//! ticket and replies to the syncer thread, which waits on ONE sled flush + `fdatasync` for
+//! every group queued to it and only then sends their replies (pipelined group commit: the
+//! next group runs meanwhile). A group is all or nothing on disk, and no reply of it (reads
+//! included) is visible before it is durable.
 //!
 //! Storage errors are fail-stop: memory would be ahead of disk, so the process exits.
 

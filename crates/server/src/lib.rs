@@ -13,7 +13,7 @@
 //!  │ write ◀─ out (encoded) ◀───┤◀──────────────────┤  engine prepare/apply | server cmd    │
 //!  └────────────────────────────┘  Response{out}    │  commit(changes) after each write     │
 //!                                                   │  wake blocked clients on ready keys   │
-//!                                                   │ ONE store.sync() per group, then send │
+//!                                                   │ syncer thread: ONE sync, then send    │
 //!                                                   └───────────────────────────────────────┘
 //! ```
 //!

@@ -12,18 +12,7 @@ use streams::{execute, parse, Command, Ctx, Db, Prepared, StreamId, Value};
 
 // ------------------------------------------------------------------ wire builders
 
-fn b(s: &str) -> String {
-    format!("${}\\r\\n{}\\r\\n", s.len(), s)
-}
-fn a(n: usize) -> String {
-    format!("*{n}\\r\\n")
-}
-fn i(n: i64) -> String {
-    format!(":{n}\\r\\n")
-}
-fn err(s: &str) -> String {
-    format!("-{s}\\r\\n")
-}
+use common::{a, b, err, i};
 const OK: &str = "+OK\\r\\n";
 const NULLA2: &str = "*-1\\r\\n";
 const NULL3: &str = "_\\r\\n";

@@ -11,21 +11,7 @@ use streams::{execute, Ctx, Db, Prepared, StreamId, Value};
 
 // ------------------------------------------------------------------ wire builders
 
-fn b(s: &str) -> String {
-    format!("${}\\r\\n{}\\r\\n", s.len(), s)
-}
-fn a(n: usize) -> String {
-    format!("*{n}\\r\\n")
-}
-fn i(n: i64) -> String {
-    format!(":{n}\\r\\n")
-}
-fn err(s: &str) -> String {
-    format!("-{s}\\r\\n")
-}
-fn st(s: &str) -> String {
-    format!("+{s}\\r\\n")
-}
+use common::{a, b, err, i, st};
 /// A dict header: a flat array in RESP2, a map in RESP3.
 fn map(p3: bool, n: usize) -> String {
     if p3 {

@@ -14,21 +14,7 @@ use streams::{execute, parse, Change, Ctx, Db, Nack, Prepared, Stream, StreamId,
 
 // ------------------------------------------------------------------ wire builders
 
-fn b(s: &str) -> String {
-    format!("${}\\r\\n{}\\r\\n", s.len(), s)
-}
-fn a(n: usize) -> String {
-    format!("*{n}\\r\\n")
-}
-fn i(n: i64) -> String {
-    format!(":{n}\\r\\n")
-}
-fn err(s: &str) -> String {
-    format!("-{s}\\r\\n")
-}
-fn st(s: &str) -> String {
-    format!("+{s}\\r\\n")
-}
+use common::{a, b, err, i, st};
 const OK: &str = "+OK\\r\\n";
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 

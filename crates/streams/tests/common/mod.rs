@@ -61,3 +61,26 @@ pub fn golden(db: &mut Db, now_ms: u64, line: &str, resp2: &str, resp3: &str) {
 pub fn golden2(db: &mut Db, now_ms: u64, line: &str, both: &str) {
     golden(db, now_ms, line, both, both);
 }
+
+// ------------------------------------------------------------------ escaped wire builders
+
+/// A bulk string as escaped wire text.
+pub fn b(s: &str) -> String {
+    format!("${}\\r\\n{}\\r\\n", s.len(), s)
+}
+/// An array header.
+pub fn a(n: usize) -> String {
+    format!("*{n}\\r\\n")
+}
+/// An integer.
+pub fn i(n: i64) -> String {
+    format!(":{n}\\r\\n")
+}
+/// An error line (`s` includes its prefix).
+pub fn err(s: &str) -> String {
+    format!("-{s}\\r\\n")
+}
+/// A simple string.
+pub fn st(s: &str) -> String {
+    format!("+{s}\\r\\n")
+}
