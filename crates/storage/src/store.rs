@@ -65,7 +65,8 @@ pub struct StoreStats {
 /// The durable copy of one keyspace. One writer: every method takes `&mut self`.
 pub struct Store {
     trees: Trees,
-    disk: DiskSync,
+    /// Shared with [`SyncHandle`]s (other writers of the same sled database).
+    disk: Arc<Mutex<DiskSync>>,
     opts: StoreOptions,
     applied_index: u64,
     stats: StoreStats,
@@ -115,6 +116,44 @@ impl SyncTicket {
             }
         }
         Ok(())
+    }
+}
+
+fn lock_disk(disk: &Mutex<DiskSync>) -> std::sync::MutexGuard<'_, DiskSync> {
+    // A panic while holding the lock left no partial state worth refusing: DiskSync only
+    // caches which blob files were synced.
+    disk.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Makes everything written to one sled database so far durable (sled `flush()`, then
+/// `fdatasync` of the `db` file, fsync of new blob files and of `blobs/`). Clonable and
+/// shareable across threads; see [`Store::sync_handle`].
+#[derive(Clone)]
+pub struct SyncHandle {
+    db: sled::Db,
+    disk: Arc<Mutex<DiskSync>>,
+    fsync: bool,
+    timings: Arc<Mutex<SyncTimings>>,
+}
+
+impl SyncHandle {
+    /// Blocks until every write made to the database before the call is durable.
+    pub fn sync(&self) -> Result<(), StorageError> {
+        self.begin()?.wait()
+    }
+
+    /// The quick half of a sync (new blob files); the returned ticket does the rest.
+    pub fn begin(&self) -> Result<SyncTicket, StorageError> {
+        let disk = if self.fsync {
+            Some(lock_disk(&self.disk).begin_sync()?)
+        } else {
+            None
+        };
+        Ok(SyncTicket {
+            db: self.db.clone(),
+            disk,
+            timings: Arc::clone(&self.timings),
+        })
     }
 }
 
@@ -191,6 +230,7 @@ impl Store {
         if opts.fsync {
             disk.sync_after_open()?;
         }
+        let disk = Arc::new(Mutex::new(disk));
         let stats = StoreStats {
             applied_index,
             ..StoreStats::default()
@@ -222,6 +262,19 @@ impl Store {
         changes: &[Change],
         applied_index: u64,
     ) -> Result<(), StorageError> {
+        self.commit_with_meta(db, changes, applied_index, &[])
+    }
+
+    /// [`Store::commit`], also writing `extra_meta` (key, value) items to the `meta` tree in
+    /// the same transaction (the Raft state machine records its last applied log id and
+    /// membership there). Keys must not collide with the store's own meta keys.
+    pub fn commit_with_meta(
+        &mut self,
+        db: &Db,
+        changes: &[Change],
+        applied_index: u64,
+        extra_meta: &[(&[u8], &[u8])],
+    ) -> Result<(), StorageError> {
         let mut writes: Writes = batch::resolve(&self.trees, db, changes)?;
         let (puts, dels) = writes.counts();
         writes.put(
@@ -229,6 +282,13 @@ impl Store {
             META_APPLIED_INDEX.to_vec(),
             applied_index.to_be_bytes().to_vec(),
         );
+        for (k, v) in extra_meta {
+            assert!(
+                *k != META_APPLIED_INDEX && *k != META_FORMAT_VERSION,
+                "extra meta key collides with the store's own"
+            );
+            writes.put(TreeId::Meta, k.to_vec(), v.to_vec());
+        }
         let batches = writes.into_batches();
         let trees: Vec<sled::Tree> = batches
             .iter()
@@ -250,7 +310,7 @@ impl Store {
                 ),
             })?;
         if self.opts.fsync {
-            self.disk.sync_new_blobs_if_changed()?;
+            lock_disk(&self.disk).sync_new_blobs_if_changed()?;
         }
         self.applied_index = applied_index;
         self.stats.applied_index = applied_index;
@@ -272,17 +332,31 @@ impl Store {
     /// (pipelined group commit). When the ticket's wait returns, every commit made before
     /// `begin_sync` is durable.
     pub fn begin_sync(&mut self) -> Result<SyncTicket, StorageError> {
-        let disk = if self.opts.fsync {
-            Some(self.disk.begin_sync()?)
-        } else {
-            None
-        };
-        self.stats.blob_files_synced_total = self.disk.blob_files_synced_total;
-        Ok(SyncTicket {
+        let ticket = self.sync_handle().begin()?;
+        self.stats.blob_files_synced_total = lock_disk(&self.disk).blob_files_synced_total;
+        Ok(ticket)
+    }
+
+    /// A handle other writers of the same sled database (the Raft log store) use to make
+    /// their writes durable with the same discipline.
+    pub fn sync_handle(&self) -> SyncHandle {
+        SyncHandle {
             db: self.trees.db.clone(),
-            disk,
+            disk: Arc::clone(&self.disk),
+            fsync: self.opts.fsync,
             timings: Arc::clone(&self.sync_timings),
-        })
+        }
+    }
+
+    /// The underlying sled database, for trees the store does not own (names must not be
+    /// one of the store's trees). Writes to them become durable through [`SyncHandle`].
+    pub fn sled_db(&self) -> &sled::Db {
+        &self.trees.db
+    }
+
+    /// Reads a `meta` item written with [`Store::commit_with_meta`].
+    pub fn meta(&self, key: &[u8]) -> Result<Option<sled::IVec>, StorageError> {
+        Ok(self.trees.get(TreeId::Meta).get(key)?)
     }
 
     /// The index passed to the last successful [`Store::commit`] (or loaded at open).

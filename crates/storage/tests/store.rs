@@ -194,7 +194,7 @@ fn format_version_is_checked() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path(), test_opts()).unwrap());
     {
-        let raw = sled::open(dir.path()).unwrap();
+        let raw = raw_open(dir.path());
         let meta = raw.open_tree("meta").unwrap();
         meta.insert("format_version", &99u32.to_be_bytes()).unwrap();
         raw.flush().unwrap();
@@ -205,6 +205,21 @@ fn format_version_is_checked() {
             expected: 1,
         }) => {}
         other => panic!("expected UnsupportedFormat, got {:?}", other.map(|_| ())),
+    }
+}
+
+/// Opens the directory with plain sled, waiting for the file lock: the dropped `Store`'s
+/// background threads release it a moment after the drop.
+fn raw_open(path: &std::path::Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("sled::open: {e}"),
+        }
     }
 }
 
@@ -221,7 +236,7 @@ fn corrupt_open(tree: &str, key: &[u8], value: &[u8]) -> StorageError {
         store.sync().unwrap();
     }
     {
-        let raw = sled::open(dir.path()).unwrap();
+        let raw = raw_open(dir.path());
         raw.open_tree(tree).unwrap().insert(key, value).unwrap();
         raw.flush().unwrap();
     }
