@@ -13,7 +13,7 @@ pub enum Protocol {
 }
 
 /// A reply, independent of the protocol it will be written in.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Reply {
     /// `+text`
     Simple(Bytes),

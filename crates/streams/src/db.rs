@@ -9,7 +9,7 @@ use crate::stream::{Stream, StreamChange};
 
 /// A value in the keyspace. Strings, lists and sets are minimal: they exist so that WRONGTYPE
 /// and wake-up rules behave as in Redis.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     Stream(Box<Stream>),
     String(Bytes),
@@ -234,5 +234,20 @@ impl Db {
         self.touched.clear();
         self.changes.clear();
         self.ready.clear();
+    }
+}
+
+impl Db {
+    /// A copy of the keyspace with empty change tracking (the Raft leader's working copy).
+    /// Field values are `Bytes`, so the copy shares their payloads.
+    pub fn clone_state(&self) -> Db {
+        Db {
+            keys: self.keys.clone(),
+            touched: Vec::new(),
+            changes: Vec::new(),
+            ready: Vec::new(),
+            scan_index: self.scan_index.clone(),
+            dirty: self.dirty,
+        }
     }
 }

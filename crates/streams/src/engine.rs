@@ -44,7 +44,7 @@ pub enum Command {
 }
 
 /// A write with every nondeterministic choice resolved: what goes into the (future Raft) log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     Entries(entries::Op),
     Groups(groups::Op),

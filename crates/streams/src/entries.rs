@@ -60,7 +60,7 @@ pub enum Cmd {
 }
 
 /// A resolved entry write.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// XADD with its concrete ID and exact trim.
     Add(AddOp),

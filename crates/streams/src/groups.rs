@@ -56,7 +56,7 @@ pub enum Cmd {
 }
 
 /// A resolved consumer-group write.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// XGROUP CREATE: create the stream first when `mkstream` and it is missing.
     Create {

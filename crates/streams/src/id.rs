@@ -3,7 +3,19 @@
 use std::fmt;
 
 /// A stream entry ID: two unsigned 64-bit integers ordered lexicographically (ms first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct StreamId {
     pub ms: u64,
     pub seq: u64,

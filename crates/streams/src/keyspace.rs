@@ -43,7 +43,7 @@ pub const ERR_SYNTAX: &str = "ERR syntax error";
 pub const ERR_NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 
 /// Which end of a list a push or pop works on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum End {
     Head,
     Tail,
@@ -136,7 +136,7 @@ pub enum Cmd {
 }
 
 /// A resolved keyspace write.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// Delete these keys (those present); replies with the number deleted.
     Del {

@@ -16,6 +16,7 @@
 //!                                      storage ◀── take_changes┘ (items to persist)
 //! ```
 
+pub mod codec;
 pub mod db;
 pub mod engine;
 pub mod entries;

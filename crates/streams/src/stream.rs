@@ -21,21 +21,21 @@ pub type Fields = Vec<Bytes>;
 
 /// A macro node: entries appended to it (deleted ones included, as Redis counts them) and
 /// those still live. Keyed by its master (first) ID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Node {
     pub count: u64,
     pub live: u64,
 }
 
 /// A pending entry (NACK).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Nack {
     pub consumer: Bytes,
     pub delivery_time: u64,
     pub delivery_count: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Consumer {
     pub seen_time: u64,
     /// -1 = never active.
@@ -57,7 +57,7 @@ impl Consumer {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Group {
     pub last_id: StreamId,
     /// `None` = invalid (shown as null).
@@ -108,19 +108,20 @@ pub enum StreamChange {
 }
 
 /// Persisted stream-level metadata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct StreamMeta {
     pub last_id: StreamId,
     pub entries_added: u64,
     pub max_deleted_id: StreamId,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Stream {
     entries: BTreeMap<StreamId, Fields>,
     nodes: BTreeMap<StreamId, Node>,
     meta: StreamMeta,
     groups: BTreeMap<Bytes, Group>,
+    #[serde(skip)]
     changes: Vec<StreamChange>,
 }
 

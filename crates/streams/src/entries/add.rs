@@ -32,7 +32,7 @@ pub struct AddCmd {
 
 /// XADD resolved: the concrete ID, the exact trim, and the node size to lay the entry out
 /// with.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AddOp {
     pub key: Bytes,
     /// Do not create the stream when it is missing (reply null instead).

@@ -19,7 +19,7 @@ use crate::id::{parse_add_id, parse_id, AddId, StreamId, ERR_INVALID_ID};
 use crate::stream::Stream;
 
 /// What exact trimming keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Threshold {
     /// At most this many entries (the newest).
     MaxLen(u64),

@@ -44,7 +44,7 @@ pub struct AutoClaimCmd {
 }
 
 /// A resolved XCLAIM / XAUTOCLAIM.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClaimOp {
     pub key: Bytes,
     pub group: Bytes,
@@ -58,7 +58,7 @@ pub struct ClaimOp {
     pub reply: ClaimReply,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ClaimStep {
     /// The entry no longer exists: drop its NACK.
     Drop(StreamId),
@@ -71,7 +71,7 @@ pub enum ClaimStep {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ClaimReply {
     /// XCLAIM: the claimed entries (or IDs).
     Claimed,

@@ -42,7 +42,7 @@ pub struct ReadGroupCmd {
 }
 
 /// The resolved XREADGROUP: one item per stream argument, in order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReadGroupOp {
     pub group: Bytes,
     pub consumer: Bytes,
@@ -51,7 +51,7 @@ pub struct ReadGroupOp {
     pub streams: Vec<ReadStreamOp>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReadStreamOp {
     pub key: Bytes,
     /// The consumer does not exist yet and is created (seen = now, never active).
@@ -59,7 +59,7 @@ pub struct ReadStreamOp {
     pub served: Served,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Served {
     /// `>` with nothing new: the stream is left out of the reply.
     Nothing,

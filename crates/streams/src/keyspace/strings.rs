@@ -10,7 +10,7 @@ use crate::engine::Prepared;
 /// The error for every expiry option: keys never expire here.
 pub const ERR_NO_EXPIRY: &str = "ERR xraft does not support key expiry";
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SetCmd {
     pub key: Bytes,
     pub value: Bytes,

@@ -1,0 +1,491 @@
+//! The per-group batcher on the leader: many client commands → one Raft entry.
+//!
+//! openraft 0.9 appends and flushes each `client_write` on its own, so a group would top out
+//! near one write per flush. The batcher packs every job queued while earlier batches are in
+//! flight into ONE [`Proposal`], and keeps several batches in flight (the log store's flusher
+//! shares one fsync among the appends queued to it).
+//!
+//! ```text
+//!  jobs (one per client request: commands of ONE connection, in order)
+//!    │ bounded queue
+//!    ▼
+//!  batcher task (one per group, owns the leader's WORKING COPY of the state)
+//!    for each command: parse ─▶ prepare(working, now_ms) ─▶ Reply (read, error)
+//!                                                      └─▶ Write(op) ─▶ apply(working, op)
+//!    ops ─▶ encode_ops(now_ms, ops) ─▶ client_write_ff ─┐      (several batches in flight)
+//!                                                       ▼
+//!  completion task: committed + applied on the state machine ─▶ replies to the jobs
+//! ```
+//!
+//! **Why a working copy.** Preparing resolves `*` IDs, trims, deliveries and claims against
+//! the state; two XADDs to one stream in one batch, or a batch prepared while the previous
+//! one is in flight, must see the earlier ops' effects. The state machine only has the
+//! *applied* state, so the leader keeps a copy of it to which it applies ops as it prepares
+//! them. The copy is taken when leadership starts (after every earlier entry is applied) and
+//! dropped when anything goes wrong (leadership lost, an outcome not known): the next round
+//! rebuilds it from the state machine once nothing is in flight.
+//!
+//! **When replies go out.** A write's reply is the state machine's (authoritative; the
+//! working copy's is checked against it). A read answered from the working copy may reflect
+//! ops still in flight, so it is held until every batch before it (and its own) committed;
+//! a batch without writes then confirms leadership with openraft's read index
+//! (`ensure_linearizable`). A job's outcome is all or nothing: its ops travel in one entry.
+//!
+//! **Outcomes.** `NotLeader`: known not applied (not leader when submitted, or the entry was
+//! truncated by a new leader: openraft answers `ForwardToLeader` only then). Any other
+//! failure after submission (timeout, shutdown) is `Unknown`: the entry may still commit.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use openraft::error::ClientWriteError;
+use openraft::{Raft, ServerState};
+use resp::Reply;
+use streams::{Ctx, Db, Prepared};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+
+use crate::state_machine::GroupShared;
+use crate::types::{Proposal, TypeConfig};
+
+/// Jobs waiting for the batcher (beyond this, submitters wait: backpressure).
+pub const MAX_QUEUED_JOBS: usize = 8192;
+/// Commands in one batch (one Raft entry).
+pub const MAX_BATCH_COMMANDS: usize = 4096;
+/// Encoded size at which a batch is closed early.
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Batches submitted to Raft and not yet completed.
+pub const MAX_INFLIGHT_BATCHES: usize = 16;
+/// How long a submitted batch may take to commit before its outcome is reported unknown.
+pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new leader waits for its state machine to apply every earlier entry before
+/// answering "unavailable".
+pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a job came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// One reply per command, in order. Committed (writes) / linearizable (reads).
+    Replies(Vec<Reply>),
+    /// Not applied: this node is not the leader (the hint, if known).
+    NotLeader { leader: Option<u64> },
+    /// Not applied: the group cannot serve now (catching up, overloaded, shutting down).
+    Unavailable(String),
+    /// Submitted, but whether it was applied is not known.
+    Unknown(String),
+}
+
+/// One client request: commands of one connection for this group, to run in order and
+/// atomically (they travel in one entry).
+pub struct Job {
+    pub commands: Vec<Vec<Bytes>>,
+    pub respond: oneshot::Sender<Outcome>,
+}
+
+/// Submits jobs to a group's batcher.
+#[derive(Clone)]
+pub struct BatcherHandle {
+    tx: mpsc::Sender<Job>,
+}
+
+impl BatcherHandle {
+    /// Runs `commands` on the group's leader. Waits for queue space (backpressure).
+    pub async fn execute(&self, commands: Vec<Vec<Bytes>>) -> Outcome {
+        let (respond, rx) = oneshot::channel();
+        if self.tx.send(Job { commands, respond }).await.is_err() {
+            return Outcome::Unavailable("the group is shutting down".into());
+        }
+        match rx.await {
+            Ok(o) => o,
+            // The batcher dropped the job without answering: it stopped. If the job had
+            // been submitted, its completion task answers, so this is the unsubmitted case.
+            Err(_) => Outcome::Unavailable("the group is shutting down".into()),
+        }
+    }
+}
+
+/// Settings the batcher reads on every batch.
+#[derive(Debug, Default)]
+pub struct BatchSettings {
+    /// `stream-node-max-entries`, resolved into each XADD.
+    pub node_max_entries: AtomicU64,
+}
+
+impl BatchSettings {
+    pub fn new(node_max_entries: u64) -> Arc<BatchSettings> {
+        Arc::new(BatchSettings {
+            node_max_entries: AtomicU64::new(node_max_entries),
+        })
+    }
+}
+
+/// Starts the batcher task of one group replica.
+pub fn spawn_batcher(
+    node_id: u64,
+    raft: Raft<TypeConfig>,
+    shared: Arc<GroupShared>,
+    settings: Arc<BatchSettings>,
+) -> BatcherHandle {
+    let (tx, rx) = mpsc::channel(MAX_QUEUED_JOBS);
+    let batcher = Batcher {
+        node_id,
+        raft,
+        shared,
+        settings,
+        rx,
+        working: None,
+        poisoned: Arc::new(AtomicBool::new(false)),
+        inflight: Arc::new(Semaphore::new(MAX_INFLIGHT_BATCHES)),
+        last_batch: None,
+        last_now_ms: 0,
+    };
+    tokio::spawn(batcher.run());
+    BatcherHandle { tx }
+}
+
+/// The leader's copy of the state, ahead of the state machine by the batches in flight.
+struct Working {
+    db: Db,
+    term: u64,
+}
+
+struct Batcher {
+    node_id: u64,
+    raft: Raft<TypeConfig>,
+    shared: Arc<GroupShared>,
+    settings: Arc<BatchSettings>,
+    rx: mpsc::Receiver<Job>,
+    working: Option<Working>,
+    /// Set by a completion task when the working copy can no longer be trusted.
+    poisoned: Arc<AtomicBool>,
+    inflight: Arc<Semaphore>,
+    /// Completion of the previous batch: `Some(true)` committed, `Some(false)` failed.
+    last_batch: Option<watch::Receiver<Option<bool>>>,
+    /// now_ms never goes back within a leadership (IDs are protected by the engine anyway).
+    last_now_ms: u64,
+}
+
+/// Where a command's reply comes from.
+enum Slot {
+    /// Answered by prepare (read or error), or by applying to the working copy: the
+    /// speculative reply, replaced by the state machine's for writes.
+    Ready(Reply),
+    /// The n-th op of the batch.
+    Op(usize, Reply),
+}
+
+struct PreparedJob {
+    slots: Vec<Slot>,
+    respond: oneshot::Sender<Outcome>,
+}
+
+impl Batcher {
+    async fn run(mut self) {
+        let mut jobs: Vec<Job> = Vec::new();
+        loop {
+            match self.rx.recv().await {
+                Some(j) => jobs.push(j),
+                None => return,
+            }
+            let mut commands = jobs[0].commands.len();
+            while commands < MAX_BATCH_COMMANDS {
+                match self.rx.try_recv() {
+                    Ok(j) => {
+                        commands += j.commands.len();
+                        jobs.push(j);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.round(std::mem::take(&mut jobs)).await;
+        }
+    }
+
+    fn leader_term(&self) -> Result<u64, Outcome> {
+        let m = self.raft.metrics().borrow().clone();
+        if m.state == ServerState::Leader && m.current_leader == Some(self.node_id) {
+            Ok(m.current_term)
+        } else {
+            Err(Outcome::NotLeader {
+                leader: m.current_leader.filter(|l| *l != self.node_id),
+            })
+        }
+    }
+
+    /// Makes sure the working copy exists and belongs to the current term.
+    async fn ensure_working(&mut self) -> Result<(), Outcome> {
+        let term = self.leader_term()?;
+        if self.poisoned.swap(false, Ordering::AcqRel) {
+            self.working = None;
+        }
+        if matches!(&self.working, Some(w) if w.term == term) {
+            return Ok(());
+        }
+        self.working = None;
+        // Nothing of ours may be in flight: every permit back.
+        let all = self
+            .inflight
+            .clone()
+            .acquire_many_owned(MAX_INFLIGHT_BATCHES as u32)
+            .await
+            .map_err(|_| Outcome::Unavailable("the group is shutting down".into()))?;
+        drop(all);
+        self.poisoned.store(false, Ordering::Release);
+        self.last_batch = None;
+        // Every entry in the log (earlier terms' and this term's blank entry) applied.
+        let deadline = Instant::now() + CATCH_UP_TIMEOUT;
+        let mut metrics = self.raft.metrics();
+        let mut applied = self.shared.subscribe_applied();
+        loop {
+            let (last_log, term_now, leader) = {
+                let m = metrics.borrow_and_update();
+                (
+                    m.last_log_index.unwrap_or(0),
+                    m.current_term,
+                    m.state == ServerState::Leader,
+                )
+            };
+            if !leader || term_now != term {
+                return Err(self
+                    .leader_term()
+                    .err()
+                    .unwrap_or(Outcome::NotLeader { leader: None }));
+            }
+            if *applied.borrow_and_update() >= last_log {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Outcome::Unavailable(
+                    "the new leader is still applying earlier entries".into(),
+                ));
+            }
+            tokio::select! {
+                _ = applied.changed() => {}
+                _ = metrics.changed() => {}
+                _ = tokio::time::sleep(left) => {}
+            }
+        }
+        let db = self.shared.with_db(|db| db.clone_state());
+        tracing::debug!(term, keys = db.len(), "batcher: working copy taken");
+        self.working = Some(Working { db, term });
+        Ok(())
+    }
+
+    fn now_ms(&mut self) -> u64 {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        self.last_now_ms = self.last_now_ms.max(wall);
+        self.last_now_ms
+    }
+
+    async fn round(&mut self, jobs: Vec<Job>) {
+        if let Err(o) = self.ensure_working().await {
+            for j in jobs {
+                let _ = j.respond.send(o.clone());
+            }
+            return;
+        }
+        let permit = match self.inflight.clone().acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => {
+                for j in jobs {
+                    let _ = j
+                        .respond
+                        .send(Outcome::Unavailable("the group is shutting down".into()));
+                }
+                return;
+            }
+        };
+        let ctx = Ctx {
+            now_ms: self.now_ms(),
+            node_max_entries: self.settings.node_max_entries.load(Ordering::Relaxed),
+        };
+        let working = self.working.as_mut().expect("ensured above");
+        let mut ops = Vec::new();
+        let mut prepared = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let slots = job
+                .commands
+                .iter()
+                .map(|args| prepare_one(&mut working.db, args, &ctx, &mut ops))
+                .collect();
+            prepared.push(PreparedJob {
+                slots,
+                respond: job.respond,
+            });
+        }
+        // The working copy's own tracking is of no use (the state machine persists).
+        working.db.take_changes();
+        working.db.take_ready();
+
+        let previous = self.last_batch.take();
+        let (done_tx, done_rx) = watch::channel(None);
+        self.last_batch = Some(done_rx);
+        let poisoned = Arc::clone(&self.poisoned);
+        if ops.is_empty() {
+            let raft = self.raft.clone();
+            tokio::spawn(async move {
+                let ok = wait_previous(previous).await
+                    && matches!(
+                        tokio::time::timeout(COMMIT_TIMEOUT, raft.ensure_linearizable()).await,
+                        Ok(Ok(_))
+                    );
+                let _ = done_tx.send(Some(ok));
+                for job in prepared {
+                    let outcome = if ok {
+                        Outcome::Replies(job.slots.into_iter().map(Slot::into_reply).collect())
+                    } else {
+                        Outcome::Unavailable("leadership could not be confirmed".into())
+                    };
+                    let _ = job.respond.send(outcome);
+                }
+                drop(permit);
+            });
+            return;
+        }
+        let mut payload = Vec::new();
+        streams::codec::encode_ops(ctx.now_ms, &ops, &mut payload);
+        let op_count = ops.len();
+        let submitted = self
+            .raft
+            .client_write_ff(Proposal(Bytes::from(payload)))
+            .await;
+        let rx = match submitted {
+            Ok(rx) => rx,
+            Err(fatal) => {
+                // Not queued: openraft has stopped.
+                self.working = None;
+                let _ = done_tx.send(Some(false));
+                for job in prepared {
+                    let _ = job
+                        .respond
+                        .send(Outcome::Unavailable(format!("raft stopped: {fatal}")));
+                }
+                return;
+            }
+        };
+        tokio::spawn(async move {
+            let result = tokio::time::timeout(COMMIT_TIMEOUT, rx).await;
+            let outcome: Result<Vec<Reply>, Outcome> = match result {
+                Ok(Ok(Ok(resp))) => {
+                    let replies = resp.data.0;
+                    if replies.len() == op_count {
+                        Ok(replies)
+                    } else {
+                        tracing::error!(
+                            expected = op_count,
+                            got = replies.len(),
+                            "state machine returned a wrong number of replies"
+                        );
+                        Err(Outcome::Unknown("internal error: reply count".into()))
+                    }
+                }
+                Ok(Ok(Err(ClientWriteError::ForwardToLeader(f)))) => Err(Outcome::NotLeader {
+                    leader: f.leader_id,
+                }),
+                Ok(Ok(Err(e))) => Err(Outcome::Unknown(format!("raft: {e}"))),
+                Ok(Err(_)) => Err(Outcome::Unknown("raft dropped the request".into())),
+                Err(_) => Err(Outcome::Unknown(format!(
+                    "not committed within {} ms",
+                    COMMIT_TIMEOUT.as_millis()
+                ))),
+            };
+            // Reads in this batch saw earlier batches' effects.
+            let previous_ok = wait_previous(previous).await;
+            match outcome {
+                Ok(replies) if previous_ok => {
+                    let _ = done_tx.send(Some(true));
+                    let mut diverged = false;
+                    for job in prepared {
+                        let out = job
+                            .slots
+                            .into_iter()
+                            .map(|s| match s {
+                                Slot::Ready(r) => r,
+                                Slot::Op(i, speculative) => {
+                                    if speculative != replies[i] {
+                                        diverged = true;
+                                    }
+                                    replies[i].clone()
+                                }
+                            })
+                            .collect();
+                        let _ = job.respond.send(Outcome::Replies(out));
+                    }
+                    if diverged {
+                        // The working copy no longer matches the applied state: rebuild.
+                        tracing::error!("working copy diverged from the state machine");
+                        poisoned.store(true, Ordering::Release);
+                    }
+                }
+                other => {
+                    poisoned.store(true, Ordering::Release);
+                    let _ = done_tx.send(Some(false));
+                    let failure = match other {
+                        Err(o) => o,
+                        // Our entry committed but an earlier batch failed: its reads may
+                        // have seen effects that never happened. Writes are applied.
+                        Ok(_) => {
+                            Outcome::Unknown("an earlier batch failed; this one was applied".into())
+                        }
+                    };
+                    for job in prepared {
+                        let _ = job.respond.send(failure.clone());
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+}
+
+impl Slot {
+    fn into_reply(self) -> Reply {
+        match self {
+            Slot::Ready(r) | Slot::Op(_, r) => r,
+        }
+    }
+}
+
+async fn wait_previous(previous: Option<watch::Receiver<Option<bool>>>) -> bool {
+    let Some(mut rx) = previous else {
+        return true;
+    };
+    let done = match rx.wait_for(|v| v.is_some()).await {
+        Ok(v) => v.unwrap_or(false),
+        Err(_) => false,
+    };
+    done
+}
+
+/// Prepares one command on the working copy; writes are applied to it at once so that the
+/// next command sees them.
+fn prepare_one(db: &mut Db, args: &[Bytes], ctx: &Ctx, ops: &mut Vec<streams::Op>) -> Slot {
+    let cmd = match streams::parse(args) {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => return Slot::Ready(e),
+        None => return Slot::Ready(unknown_command(args)),
+    };
+    match cmd.prepare(db, ctx) {
+        Prepared::Reply(r) => Slot::Ready(r),
+        Prepared::Write(op) => {
+            let r = streams::apply(db, &op);
+            ops.push(op);
+            Slot::Op(ops.len() - 1, r)
+        }
+    }
+}
+
+fn unknown_command(args: &[Bytes]) -> Reply {
+    let name = args
+        .first()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .unwrap_or_default();
+    Reply::Error(Bytes::from(format!(
+        "ERR unknown command '{name}', with args beginning with: "
+    )))
+}

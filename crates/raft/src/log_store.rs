@@ -1,0 +1,276 @@
+//! The Raft log and vote of one group replica, in two trees of the replica's sled database
+//! (`raft_log`: index as u64 big-endian → entry; `raft_state`: vote, committed, last purged).
+//!
+//! Durability: sled's writes are not durable until a [`storage::SyncHandle::sync`] (sled
+//! flush + `fdatasync`). An append is reported to openraft (the [`LogFlushed`] callback) only
+//! after such a sync; a per-replica flusher thread takes every append queued to it and syncs
+//! ONCE for all of them (group commit of appends: openraft keeps appending while a flush is
+//! under way). A vote is synced before `save_vote` returns.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{AnyError, ErrorSubject, ErrorVerb, OptionalSend, RaftLogReader, StorageIOError};
+use storage::SyncHandle;
+
+use crate::codec;
+use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+
+const LOG_TREE: &str = "raft_log";
+const STATE_TREE: &str = "raft_state";
+const KEY_VOTE: &[u8] = b"vote";
+const KEY_COMMITTED: &[u8] = b"committed";
+const KEY_LAST_PURGED: &[u8] = b"last_purged";
+
+type Result<T> = std::result::Result<T, StorageError>;
+
+fn io_err(
+    subject: ErrorSubject<u64>,
+    verb: ErrorVerb,
+    e: impl std::error::Error + 'static,
+) -> StorageError {
+    StorageError::IO {
+        source: StorageIOError::new(subject, verb, AnyError::new(&e)),
+    }
+}
+
+/// One replica's log store; clones share everything (they are the log readers).
+#[derive(Clone)]
+pub struct LogStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    log: sled::Tree,
+    state: sled::Tree,
+    sync: SyncHandle,
+    /// Appends waiting for the flusher thread's next sync.
+    flusher: Mutex<mpsc::Sender<LogFlushed<TypeConfig>>>,
+}
+
+impl LogStore {
+    /// Opens the log trees in `db` (the replica's database) and starts its flusher thread.
+    pub fn open(db: &sled::Db, sync: SyncHandle, name: &str) -> std::io::Result<LogStore> {
+        let log = db.open_tree(LOG_TREE).map_err(std::io::Error::other)?;
+        let state = db.open_tree(STATE_TREE).map_err(std::io::Error::other)?;
+        let (tx, rx) = mpsc::channel::<LogFlushed<TypeConfig>>();
+        let thread_sync = sync.clone();
+        std::thread::Builder::new()
+            .name(format!("xraft-logsync-{name}"))
+            .spawn(move || run_flusher(rx, thread_sync))?;
+        Ok(LogStore {
+            inner: Arc::new(Inner {
+                log,
+                state,
+                sync,
+                flusher: Mutex::new(tx),
+            }),
+        })
+    }
+
+    fn read_state<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
+        let subject = || ErrorSubject::Store;
+        match self
+            .inner
+            .state
+            .get(key)
+            .map_err(|e| io_err(subject(), ErrorVerb::Read, e))?
+        {
+            None => Ok(None),
+            Some(v) => codec::decode(&v)
+                .map(Some)
+                .map_err(|e| io_err(subject(), ErrorVerb::Read, e)),
+        }
+    }
+
+    fn write_state<T: serde::Serialize>(&self, key: &[u8], value: &T) -> Result<()> {
+        self.inner
+            .state
+            .insert(key, codec::encode(value))
+            .map_err(|e| io_err(ErrorSubject::Store, ErrorVerb::Write, e))?;
+        Ok(())
+    }
+
+    async fn sync(&self, subject: ErrorSubject<u64>) -> Result<()> {
+        let sync = self.inner.sync.clone();
+        match tokio::task::spawn_blocking(move || sync.sync()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(io_err(subject, ErrorVerb::Write, e)),
+            Err(e) => Err(io_err(subject, ErrorVerb::Write, e)),
+        }
+    }
+
+    fn last_entry_log_id(&self) -> Result<Option<LogId>> {
+        match self
+            .inner
+            .log
+            .last()
+            .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?
+        {
+            None => Ok(None),
+            Some((_, v)) => {
+                let e: Entry = codec::decode(&v)
+                    .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
+                Ok(Some(e.log_id))
+            }
+        }
+    }
+}
+
+/// Waits for queued appends, syncs once for all of them, then reports each as durable (or
+/// failed), in order.
+fn run_flusher(rx: mpsc::Receiver<LogFlushed<TypeConfig>>, sync: SyncHandle) {
+    while let Ok(first) = rx.recv() {
+        let mut waiting = vec![first];
+        waiting.extend(rx.try_iter());
+        match sync.sync() {
+            Ok(()) => {
+                for cb in waiting {
+                    cb.log_io_completed(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "log sync failed");
+                for cb in waiting {
+                    cb.log_io_completed(Err(std::io::Error::other(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+fn index_key(index: u64) -> [u8; 8] {
+    index.to_be_bytes()
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>> {
+        let start = match range.start_bound() {
+            Bound::Included(x) => *x,
+            Bound::Excluded(x) => x.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let mut out = Vec::new();
+        for item in self.inner.log.range(index_key(start)..) {
+            let (k, v) = item.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
+            let index = u64::from_be_bytes(k.as_ref().try_into().map_err(|_| {
+                io_err(
+                    ErrorSubject::Logs,
+                    ErrorVerb::Read,
+                    std::io::Error::other("log key is not 8 bytes"),
+                )
+            })?);
+            if !range.contains(&index) {
+                break;
+            }
+            let e: Entry =
+                codec::decode(&v).map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
+            if e.log_id.index != index {
+                return Err(io_err(
+                    ErrorSubject::Logs,
+                    ErrorVerb::Read,
+                    std::io::Error::other(format!(
+                        "entry at key {index} has index {}",
+                        e.log_id.index
+                    )),
+                ));
+            }
+            out.push(e);
+        }
+        Ok(out)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>> {
+        let last_purged_log_id: Option<LogId> = self.read_state(KEY_LAST_PURGED)?;
+        let last_log_id = self.last_entry_log_id()?.or(last_purged_log_id);
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<()> {
+        self.write_state(KEY_VOTE, vote)?;
+        self.sync(ErrorSubject::Vote).await
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>> {
+        self.read_state(KEY_VOTE)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<()> {
+        // Not synced: losing it only means re-applying from the state machine's own
+        // applied id, which is never ahead of what is committed.
+        self.write_state(KEY_COMMITTED, &committed)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>> {
+        Ok(self.read_state::<Option<LogId>>(KEY_COMMITTED)?.flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<()>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut batch = sled::Batch::default();
+        for e in entries {
+            batch.insert(&index_key(e.log_id.index), codec::encode(&e));
+        }
+        self.inner
+            .log
+            .apply_batch(batch)
+            .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, e))?;
+        let sent = match self.inner.flusher.lock() {
+            Ok(tx) => tx.send(callback),
+            Err(p) => p.into_inner().send(callback),
+        };
+        if let Err(mpsc::SendError(cb)) = sent {
+            // The flusher is gone (shutting down): sync here.
+            let r = self.inner.sync.sync().map_err(std::io::Error::other);
+            cb.log_io_completed(r);
+        }
+        Ok(())
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for item in self.inner.log.range(index_key(log_id.index)..) {
+            let (k, _) = item.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
+            batch.remove(k);
+        }
+        self.inner
+            .log
+            .apply_batch(batch)
+            .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, e))
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<()> {
+        // The purge point first: a crash in between leaves entries below it, never a log
+        // state claiming entries that are gone.
+        self.write_state(KEY_LAST_PURGED, &log_id)?;
+        let mut batch = sled::Batch::default();
+        for item in self.inner.log.range(..=index_key(log_id.index)) {
+            let (k, _) = item.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
+            batch.remove(k);
+        }
+        self.inner
+            .log
+            .apply_batch(batch)
+            .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, e))
+    }
+}

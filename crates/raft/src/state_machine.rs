@@ -1,0 +1,356 @@
+//! The state machine of one group replica: the streams engine's [`Db`] in memory and its
+//! durable copy in the replica's [`Store`].
+//!
+//! Applying entries: every op of every entry in the slice openraft hands over is applied with
+//! [`streams::apply`] (no clock, no randomness: the ops carry every resolved choice), then
+//! what changed is written together with the last applied log id and membership as ONE sled
+//! transaction, so a restart never applies an entry twice and never skips one. That commit is
+//! not synced: the log is durable, and sled recovers a prefix of its writes, so a lost tail of
+//! state commits only means re-applying those entries from the log.
+//!
+//! The [`GroupShared`] half is what the rest of the node uses: the leader's batcher reads the
+//! applied state to take its working copy; reads and blocked readers watch the applied index
+//! and the keys that got new data.
+
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    AnyError, EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder,
+    StorageIOError,
+};
+use resp::Reply;
+use serde::{Deserialize, Serialize};
+use storage::Store;
+use streams::{Change, Db};
+use tokio::sync::{broadcast, watch};
+
+use crate::codec;
+use crate::types::{
+    Applied, Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+};
+
+/// Meta items of the store written with every apply.
+pub(crate) const META_APPLIED: &[u8] = b"raft_applied";
+pub(crate) const META_MEMBERSHIP: &[u8] = b"raft_membership";
+/// The current snapshot, next to the replica's database.
+const SNAPSHOT_FILE: &str = "snapshot.bin";
+/// Ready-key notifications buffered per subscriber (a lagging subscriber re-checks all).
+pub const READY_CHANNEL_DEPTH: usize = 1024;
+
+type Result<T> = std::result::Result<T, StorageError>;
+
+fn sm_err(verb: ErrorVerb, e: impl std::error::Error + 'static) -> StorageError {
+    StorageError::IO {
+        source: StorageIOError::new(ErrorSubject::StateMachine, verb, AnyError::new(&e)),
+    }
+}
+
+fn snap_err(
+    meta: Option<&SnapshotMeta>,
+    verb: ErrorVerb,
+    e: impl std::error::Error + 'static,
+) -> StorageError {
+    StorageError::IO {
+        source: StorageIOError::new(
+            ErrorSubject::Snapshot(meta.map(|m| m.signature())),
+            verb,
+            AnyError::new(&e),
+        ),
+    }
+}
+
+/// What a replica shares with the rest of the node.
+pub struct GroupShared {
+    inner: Mutex<SmInner>,
+    applied_tx: watch::Sender<u64>,
+    ready_tx: broadcast::Sender<Arc<Vec<Bytes>>>,
+    dir: PathBuf,
+}
+
+struct SmInner {
+    db: Db,
+    store: Store,
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+    snapshots_built: u64,
+}
+
+/// A snapshot as kept on disk.
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: SnapshotMeta,
+    data: Vec<u8>,
+}
+
+impl GroupShared {
+    pub(crate) fn new(
+        dir: &Path,
+        db: Db,
+        store: Store,
+        last_applied: Option<LogId>,
+        membership: StoredMembership,
+    ) -> Arc<GroupShared> {
+        let (applied_tx, _) = watch::channel(last_applied.map_or(0, |l| l.index));
+        let (ready_tx, _) = broadcast::channel(READY_CHANNEL_DEPTH);
+        Arc::new(GroupShared {
+            inner: Mutex::new(SmInner {
+                db,
+                store,
+                last_applied,
+                membership,
+                snapshots_built: 0,
+            }),
+            applied_tx,
+            ready_tx,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SmInner> {
+        // A panic while applying leaves nothing half-done that the lock would protect:
+        // memory is only ahead of the store until the next commit, which a restart redoes.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the applied state (reads, and the leader taking its working copy).
+    pub fn with_db<T>(&self, f: impl FnOnce(&Db) -> T) -> T {
+        f(&self.lock().db)
+    }
+
+    /// Index of the last applied entry (0 before any).
+    pub fn applied_index(&self) -> u64 {
+        *self.applied_tx.borrow()
+    }
+
+    pub fn last_applied(&self) -> Option<LogId> {
+        self.lock().last_applied
+    }
+
+    /// Watches the last applied index.
+    pub fn subscribe_applied(&self) -> watch::Receiver<u64> {
+        self.applied_tx.subscribe()
+    }
+
+    /// Keys that got new data (or changed type, or vanished) in each apply. After a snapshot
+    /// install every key is sent. A subscriber that lags gets `Lagged` and should re-check
+    /// everything it waits for.
+    pub fn subscribe_ready(&self) -> broadcast::Receiver<Arc<Vec<Bytes>>> {
+        self.ready_tx.subscribe()
+    }
+
+    fn notify(&self, index: u64, ready: Vec<Bytes>) {
+        self.applied_tx.send_replace(index);
+        if !ready.is_empty() {
+            let _ = self.ready_tx.send(Arc::new(ready));
+        }
+    }
+
+    fn snapshot_path(&self) -> PathBuf {
+        self.dir.join(SNAPSHOT_FILE)
+    }
+}
+
+/// The openraft state machine of one replica.
+pub struct StateMachine {
+    shared: Arc<GroupShared>,
+}
+
+impl StateMachine {
+    pub(crate) fn new(shared: Arc<GroupShared>) -> StateMachine {
+        StateMachine { shared }
+    }
+
+    /// The half shared with the node.
+    pub fn shared(&self) -> Arc<GroupShared> {
+        Arc::clone(&self.shared)
+    }
+}
+
+fn apply_payload(db: &mut Db, payload: &[u8]) -> Result<Vec<Reply>> {
+    let (_now_ms, ops) =
+        streams::codec::decode_ops(payload).map_err(|e| sm_err(ErrorVerb::Read, e))?;
+    Ok(ops.iter().map(|op| streams::apply(db, op)).collect())
+}
+
+fn commit(inner: &mut SmInner, changes: &[Change]) -> Result<()> {
+    let index = inner.last_applied.map_or(0, |l| l.index);
+    let applied = codec::encode(&inner.last_applied);
+    let membership = codec::encode(&inner.membership);
+    let SmInner { db, store, .. } = inner;
+    store
+        .commit_with_meta(
+            db,
+            changes,
+            index,
+            &[(META_APPLIED, &applied), (META_MEMBERSHIP, &membership)],
+        )
+        .map_err(|e| sm_err(ErrorVerb::Write, e))
+}
+
+/// Writes `bytes` to `path` durably: temp file, fsync, rename, directory fsync.
+fn write_file_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership)> {
+        let inner = self.shared.lock();
+        Ok((inner.last_applied, inner.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut out = Vec::new();
+        let (index, ready) = {
+            let mut inner = self.shared.lock();
+            for e in entries {
+                let replies = match &e.payload {
+                    EntryPayload::Blank => Vec::new(),
+                    EntryPayload::Normal(p) => apply_payload(&mut inner.db, &p.0)?,
+                    EntryPayload::Membership(m) => {
+                        inner.membership = StoredMembership::new(Some(e.log_id), m.clone());
+                        Vec::new()
+                    }
+                };
+                inner.last_applied = Some(e.log_id);
+                out.push(Applied(replies));
+            }
+            if out.is_empty() {
+                return Ok(out);
+            }
+            let changes = inner.db.take_changes();
+            commit(&mut inner, &changes)?;
+            let ready = inner.db.take_ready();
+            (inner.last_applied.map_or(0, |l| l.index), ready)
+        };
+        self.shared.notify(index, ready);
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<()> {
+        let data = snapshot.into_inner();
+        let db = streams::codec::decode_db(&data)
+            .map_err(|e| snap_err(Some(meta), ErrorVerb::Read, e))?;
+        let keys: Vec<Bytes> = db.iter().map(|(k, _)| k.clone()).collect();
+        let (index, ready) = {
+            let mut inner = self.shared.lock();
+            let old_keys: Vec<Bytes> = inner.db.iter().map(|(k, _)| k.clone()).collect();
+            inner.db = db;
+            inner.last_applied = meta.last_log_id;
+            inner.membership = meta.last_membership.clone();
+            let mut changes = Vec::with_capacity(keys.len() + 1);
+            changes.push(Change::FlushAll);
+            changes.extend(keys.iter().cloned().map(Change::Key));
+            commit(&mut inner, &changes)?;
+            inner
+                .store
+                .sync()
+                .map_err(|e| snap_err(Some(meta), ErrorVerb::Write, e))?;
+            let mut ready = old_keys;
+            ready.extend(keys);
+            (meta.last_log_id.map_or(0, |l| l.index), ready)
+        };
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
+        write_file_durably(&self.shared.snapshot_path(), &codec::encode(&stored))
+            .map_err(|e| snap_err(Some(meta), ErrorVerb::Write, e))?;
+        tracing::info!(
+            last_log_id = ?meta.last_log_id,
+            keys = ready.len(),
+            "snapshot installed"
+        );
+        self.shared.notify(index, ready);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>> {
+        let path = self.shared.snapshot_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(snap_err(None, ErrorVerb::Read, e)),
+        };
+        let stored: StoredSnapshot =
+            codec::decode(&bytes).map_err(|e| snap_err(None, ErrorVerb::Read, e))?;
+        Ok(Some(Snapshot {
+            meta: stored.meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        }))
+    }
+}
+
+/// Builds a snapshot of the applied state.
+pub struct SnapshotBuilder {
+    shared: Arc<GroupShared>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>> {
+        let (meta, data) = {
+            let mut inner = self.shared.lock();
+            inner.snapshots_built += 1;
+            let mut data = Vec::new();
+            streams::codec::encode_db(&inner.db, &mut data);
+            let snapshot_id = match inner.last_applied {
+                Some(l) => format!("{}-{}-{}", l.leader_id, l.index, inner.snapshots_built),
+                None => format!("--{}", inner.snapshots_built),
+            };
+            let meta = SnapshotMeta {
+                last_log_id: inner.last_applied,
+                last_membership: inner.membership.clone(),
+                snapshot_id,
+            };
+            (meta, data)
+        };
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
+        let path = self.shared.snapshot_path();
+        let encoded = codec::encode(&stored);
+        tokio::task::spawn_blocking(move || write_file_durably(&path, &encoded))
+            .await
+            .map_err(|e| snap_err(Some(&meta), ErrorVerb::Write, e))?
+            .map_err(|e| snap_err(Some(&meta), ErrorVerb::Write, e))?;
+        tracing::info!(last_log_id = ?meta.last_log_id, bytes = stored.data.len(), "snapshot built");
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        })
+    }
+}
