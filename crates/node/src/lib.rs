@@ -12,6 +12,7 @@
 //!    groups/<id>/snapshot.bin
 //! ```
 
+pub mod local;
 pub mod services;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ use storage::StoreOptions;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use local::{LocalCluster, LocalClusterConfig};
 pub use services::Groups;
 
 const CLUSTER_MAP_FILE: &str = "cluster.map";

@@ -123,7 +123,7 @@ pub struct BrokerService {
     pub groups: Groups,
 }
 
-fn outcome_reply(outcome: Outcome) -> ExecuteReply {
+fn outcome_reply(outcome: Outcome, applied_index: u64) -> ExecuteReply {
     let outcome = match outcome {
         Outcome::Replies(r) => PbOutcome::Replies(raft::codec::encode(&r).into()),
         Outcome::NotLeader { leader } => PbOutcome::NotLeader(NotLeader { leader_id: leader }),
@@ -132,6 +132,7 @@ fn outcome_reply(outcome: Outcome) -> ExecuteReply {
     };
     ExecuteReply {
         outcome: Some(outcome),
+        applied_index,
     }
 }
 
@@ -153,9 +154,10 @@ impl Broker for BrokerService {
     ) -> Result<Response<ExecuteReply>, Status> {
         let req = request.into_inner();
         let Some(group) = self.groups.get(&req.group_id).cloned() else {
-            return Ok(Response::new(outcome_reply(Outcome::NotLeader {
-                leader: None,
-            })));
+            return Ok(Response::new(outcome_reply(
+                Outcome::NotLeader { leader: None },
+                0,
+            )));
         };
         if req.commands.len() > MAX_COMMANDS_PER_EXECUTE {
             return Err(Status::invalid_argument(format!(
@@ -163,8 +165,9 @@ impl Broker for BrokerService {
             )));
         }
         let commands: Vec<Vec<Bytes>> = req.commands.into_iter().map(|c| c.args).collect();
+        let applied_index = group.shared.applied_index();
         let outcome = group.batcher.execute(commands).await;
-        Ok(Response::new(outcome_reply(outcome)))
+        Ok(Response::new(outcome_reply(outcome, applied_index)))
     }
 
     async fn wait_for_data(
@@ -181,11 +184,17 @@ impl Broker for BrokerService {
                 ..WaitReply::default()
             }));
         };
+        let read = match req.read.map(|c| c.args) {
+            None => None,
+            Some(args) => match streams::parse(&args) {
+                Some(Ok(cmd)) => Some(cmd),
+                _ => return Err(Status::invalid_argument("read: not an engine command")),
+            },
+        };
         let timeout = Duration::from_millis(req.timeout_ms).min(MAX_WAIT);
         let deadline = tokio::time::Instant::now() + timeout;
-        let keys: HashSet<Bytes> = req.keys.into_iter().collect();
-        // Subscribe before looking, so nothing applied in between is missed.
-        let mut ready = group.shared.subscribe_ready();
+        let keys: Vec<Bytes> = req.keys;
+        let wanted: HashSet<&Bytes> = keys.iter().collect();
         let mut applied = group.shared.subscribe_applied();
         let reached = {
             let r = tokio::time::timeout_at(
@@ -195,44 +204,68 @@ impl Broker for BrokerService {
             .await;
             matches!(r, Ok(Ok(_)))
         };
-        let timed_out_reply = |group: &GroupReplica| WaitReply {
-            applied_index: group.shared.applied_index(),
-            timed_out: true,
-            ..WaitReply::default()
+        let done = |group: &GroupReplica, ready_keys: Vec<Bytes>, reply: Vec<u8>, timed_out| {
+            Ok(Response::new(WaitReply {
+                applied_index: group.shared.applied_index(),
+                ready_keys,
+                timed_out,
+                error: String::new(),
+                reply: reply.into(),
+            }))
         };
         if !reached {
-            return Ok(Response::new(timed_out_reply(&group)));
+            return done(&group, Vec::new(), Vec::new(), true);
         }
+        let mut since = req.min_applied_index;
         loop {
-            match tokio::time::timeout_at(deadline, ready.recv()).await {
-                Err(_) => return Ok(Response::new(timed_out_reply(&group))),
-                Ok(Ok(batch)) => {
-                    let hit: Vec<Bytes> = batch
-                        .iter()
-                        .filter(|k| keys.contains(*k))
-                        .cloned()
-                        .collect();
-                    if !hit.is_empty() {
-                        return Ok(Response::new(WaitReply {
-                            applied_index: group.shared.applied_index(),
-                            ready_keys: hit,
-                            timed_out: false,
-                            error: String::new(),
-                        }));
+            // Subscribe before looking, so a change applied in between is not missed.
+            let mut ready = group.shared.subscribe_ready();
+            match &read {
+                Some(cmd) => {
+                    // Only applied (hence committed) state is read.
+                    let reply = group.shared.with_db(|db| {
+                        let ctx = streams::Ctx {
+                            now_ms: 0,
+                            node_max_entries: 0,
+                        };
+                        match cmd.prepare(db, &ctx) {
+                            streams::Prepared::Reply(r) => Ok(r),
+                            streams::Prepared::Write(_) => Err(()),
+                        }
+                    });
+                    match reply {
+                        Err(()) => {
+                            return Err(Status::invalid_argument("read: the command writes"))
+                        }
+                        Ok(resp::Reply::NullArray) => {}
+                        Ok(r) => return done(&group, Vec::new(), raft::codec::encode(&r), false),
                     }
                 }
-                // Missed notifications: report every key, the caller re-checks.
-                Ok(Err(RecvError::Lagged(_))) => {
-                    return Ok(Response::new(WaitReply {
-                        applied_index: group.shared.applied_index(),
-                        ready_keys: keys.into_iter().collect(),
-                        timed_out: false,
-                        error: String::new(),
-                    }))
+                None => {
+                    if group.shared.last_ready_index(&keys) > since {
+                        return done(&group, keys.clone(), Vec::new(), false);
+                    }
                 }
-                Ok(Err(RecvError::Closed)) => {
-                    return Err(Status::unavailable("the replica is shutting down"))
+            }
+            since = group.shared.applied_index();
+            // Wait for one of the keys to change.
+            loop {
+                match tokio::time::timeout_at(deadline, ready.recv()).await {
+                    Err(_) => return done(&group, Vec::new(), Vec::new(), true),
+                    Ok(Ok(batch)) => {
+                        if batch.iter().any(|k| wanted.contains(k)) {
+                            break;
+                        }
+                    }
+                    // Missed notifications: look again.
+                    Ok(Err(RecvError::Lagged(_))) => break,
+                    Ok(Err(RecvError::Closed)) => {
+                        return Err(Status::unavailable("the replica is shutting down"))
+                    }
                 }
+            }
+            if read.is_none() {
+                return done(&group, keys.clone(), Vec::new(), false);
             }
         }
     }

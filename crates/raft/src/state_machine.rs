@@ -12,6 +12,7 @@
 //! applied state to take its working copy; reads and blocked readers watch the applied index
 //! and the keys that got new data.
 
+use std::collections::HashMap;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -77,6 +78,12 @@ struct SmInner {
     last_applied: Option<LogId>,
     membership: StoredMembership,
     snapshots_built: u64,
+    /// Per key, the index of the last apply that signalled it ready (new data, deletion,
+    /// type change). In memory only: after a restart every key counts as changed at the
+    /// index the replica opened at, which can only wake a waiter early, never late.
+    ready_index: HashMap<Bytes, u64>,
+    /// Applied index when this replica opened (the floor for keys not in `ready_index`).
+    opened_index: u64,
 }
 
 /// A snapshot as kept on disk.
@@ -103,6 +110,8 @@ impl GroupShared {
                 last_applied,
                 membership,
                 snapshots_built: 0,
+                ready_index: HashMap::new(),
+                opened_index: last_applied.map_or(0, |l| l.index),
             }),
             applied_tx,
             ready_tx,
@@ -128,6 +137,21 @@ impl GroupShared {
 
     pub fn last_applied(&self) -> Option<LogId> {
         self.lock().last_applied
+    }
+
+    /// The last index at which any of `keys` was signalled ready (see [`Self::subscribe_ready`]).
+    pub fn last_ready_index(&self, keys: &[Bytes]) -> u64 {
+        let inner = self.lock();
+        keys.iter()
+            .map(|k| {
+                inner
+                    .ready_index
+                    .get(k)
+                    .copied()
+                    .unwrap_or(inner.opened_index)
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// Watches the last applied index.
@@ -240,7 +264,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let changes = inner.db.take_changes();
             commit(&mut inner, &changes)?;
             let ready = inner.db.take_ready();
-            (inner.last_applied.map_or(0, |l| l.index), ready)
+            let index = inner.last_applied.map_or(0, |l| l.index);
+            for k in &ready {
+                inner.ready_index.insert(k.clone(), index);
+            }
+            (index, ready)
         };
         self.shared.notify(index, ready);
         Ok(out)
@@ -281,7 +309,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 .map_err(|e| snap_err(Some(meta), ErrorVerb::Write, e))?;
             let mut ready = old_keys;
             ready.extend(keys);
-            (meta.last_log_id.map_or(0, |l| l.index), ready)
+            let index = meta.last_log_id.map_or(0, |l| l.index);
+            // Everything may have changed.
+            inner.ready_index.clear();
+            inner.opened_index = index;
+            (index, ready)
         };
         let stored = StoredSnapshot {
             meta: meta.clone(),

@@ -18,6 +18,8 @@ pub(crate) struct Multi {
     pub cmds: Vec<(&'static CommandSpec, Vec<Bytes>)>,
     /// A command was rejected while queueing: EXEC answers EXECABORT.
     pub aborted: bool,
+    /// Cluster mode: the shard the queued commands' keys belong to.
+    pub shard: Option<u32>,
 }
 
 /// One connected client, as the executor sees it.
@@ -52,6 +54,10 @@ pub(crate) struct Session {
     pub queued_for_send: bool,
     /// QUIT / CLIENT KILL of itself / output limit: close once the output is handed over.
     pub close_after_reply: bool,
+    /// Cluster mode: engine commands collected for the next remote job.
+    pub remote_batch: Vec<(&'static crate::commands::CommandSpec, Vec<Bytes>)>,
+    /// Cluster mode: a remote job is out; the client's other commands wait for it.
+    pub awaiting: Option<crate::executor::Awaiting>,
 }
 
 impl Session {
@@ -88,6 +94,8 @@ impl Session {
             in_batch: false,
             queued_for_send: false,
             close_after_reply: false,
+            remote_batch: Vec::new(),
+            awaiting: None,
         }
     }
 

@@ -1935,6 +1935,22 @@ pub static COMMANDS: &[CommandSpec] = &[
         docs("Forgets about watched keys of a transaction.", "2.2.0", "transactions").complexity("O(1)")),
 ];
 
+/// The key arguments of a command (`args[0]` is its name), by its key specs, as the cluster
+/// proxy routes them: `Some(empty)` for a keyless command, `None` for an unknown command or
+/// arguments that do not hold the keys the specs promise (the command fails wherever it runs).
+pub fn command_keys(args: &[Bytes]) -> Option<Vec<Bytes>> {
+    let spec = lookup(args).ok()?;
+    if !spec.has_keys() {
+        return Some(Vec::new());
+    }
+    let keys = keys_of(spec, args)?;
+    Some(
+        keys.into_iter()
+            .filter_map(|(p, _)| args.get(p).cloned())
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,6 +60,11 @@ pub(crate) enum Request {
     },
     RejectedConnection,
     Shutdown,
+    /// Cluster mode: a client's remote job is done.
+    Routed {
+        id: u64,
+        result: crate::remote::RemoteResult,
+    },
 }
 
 /// What the executor sends back to a connection.
@@ -79,7 +84,40 @@ enum Outcome {
     Reply(Reply),
     /// The client is now blocked; its reply comes later.
     Blocked,
+    /// Cluster mode: a remote job is out; its replies come later.
+    Remote,
 }
+
+/// Cluster mode: where engine commands go, and how their replies come back.
+pub(crate) struct Remote {
+    pub keyspace: std::sync::Arc<dyn crate::remote::RemoteKeyspace>,
+    pub runtime: tokio::runtime::Handle,
+    /// The executor's own queue (completions arrive as [`Request::Routed`]).
+    pub requests: std::sync::mpsc::Sender<Request>,
+}
+
+/// A client's remote job in flight.
+pub(crate) struct Awaiting {
+    kind: AwaitKind,
+    started: Instant,
+    /// Any command of the job may block (CLIENT LIST flag `b`, CLIENT UNBLOCK).
+    blocking: bool,
+    cancel: tokio::sync::watch::Sender<bool>,
+    unblock_with_error: tokio::sync::watch::Sender<bool>,
+}
+
+enum AwaitKind {
+    /// Plain commands: one reply each, in order.
+    Plain(Vec<&'static CommandSpec>),
+    /// EXEC: the engine commands' replies fill the `None` slots of `slots`.
+    Exec {
+        specs: Vec<&'static CommandSpec>,
+        slots: Vec<Option<Reply>>,
+    },
+}
+
+/// Engine commands of one client sent as one remote job at most.
+const MAX_REMOTE_BATCH: usize = 1024;
 
 const NOAUTH: &str = "NOAUTH Authentication required.";
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -89,7 +127,10 @@ const EXECABORT: &str = "EXECABORT Transaction discarded because of previous err
 
 pub(crate) struct Executor {
     db: Db,
-    store: storage::Store,
+    /// The local store (single-node mode); `None` in cluster mode.
+    store: Option<storage::Store>,
+    /// Cluster mode: engine commands run remotely.
+    remote: Option<Remote>,
     config: Config,
     stats: Stats,
     shared: Arc<Shared>,
@@ -163,12 +204,13 @@ fn run_syncer(jobs: Receiver<SyncJob>) {
 impl Executor {
     pub(crate) fn new(
         db: Db,
-        store: storage::Store,
+        store: Option<storage::Store>,
+        remote: Option<Remote>,
         config: Config,
         tcp_port: u16,
         shared: Arc<Shared>,
     ) -> Executor {
-        let applied_index = store.applied_index();
+        let applied_index = store.as_ref().map_or(0, |s| s.applied_index());
         let (syncer, jobs) = std::sync::mpsc::channel();
         let syncer_thread = match std::thread::Builder::new()
             .name("xraft-syncer".into())
@@ -183,6 +225,7 @@ impl Executor {
         Executor {
             db,
             store,
+            remote,
             config,
             stats: Stats::default(),
             shared,
@@ -313,6 +356,7 @@ impl Executor {
             Request::ProtocolError { error } => self.stats.record_rejected(None, &error),
             Request::RejectedConnection => self.stats.record_rejected_connection(),
             Request::Shutdown => self.shutting_down = true,
+            Request::Routed { id, result } => self.complete_remote(id, result),
         }
     }
 
@@ -327,15 +371,33 @@ impl Executor {
 
     /// Runs the client's pending commands until they are done or one blocks.
     fn drive(&mut self, id: u64) {
+        let remote = self.remote.is_some();
         loop {
             let Some(s) = self.sessions.get_mut(&id) else {
                 return;
             };
-            if s.close_after_reply || self.blocked.is_blocked(id) {
+            if s.close_after_reply || self.blocked.is_blocked(id) || s.awaiting.is_some() {
                 break;
             }
+            if remote && !s.remote_batch.is_empty() {
+                let next_is_engine = s
+                    .pending
+                    .front()
+                    .is_some_and(|a| streams::parse(a).is_some() && s.multi.is_none());
+                if !next_is_engine || s.remote_batch.len() >= MAX_REMOTE_BATCH {
+                    self.send_remote_batch(id);
+                    break;
+                }
+            }
+            let Some(s) = self.sessions.get_mut(&id) else {
+                return;
+            };
             let Some(args) = s.pending.pop_front() else {
-                s.in_batch = false;
+                if s.remote_batch.is_empty() {
+                    s.in_batch = false;
+                } else {
+                    self.send_remote_batch(id);
+                }
                 break;
             };
             s.last_interaction = Instant::now();
@@ -418,9 +480,10 @@ impl Executor {
                 .len()
                 .saturating_sub(self.blocked.blocked_clients());
             self.linger_target = (batches + self.prev_group_batches).min(waiting_possible);
-            match self.store.begin_sync() {
-                Ok(t) => Some(t),
-                Err(e) => fail_stop("sync", &e),
+            match self.store.as_mut().map(|s| s.begin_sync()) {
+                Some(Ok(t)) => Some(t),
+                Some(Err(e)) => fail_stop("sync", &e),
+                None => None,
             }
         } else {
             self.linger_target = 0;
@@ -447,6 +510,9 @@ impl Executor {
     }
 
     fn remove_session(&mut self, id: u64) {
+        if let Some(a) = self.sessions.get(&id).and_then(|s| s.awaiting.as_ref()) {
+            let _ = a.cancel.send(true);
+        }
         self.blocked.unblock(id);
         self.unwatch_all(id);
         self.sessions.remove(&id);
@@ -507,12 +573,47 @@ impl Executor {
                 );
                 return;
             }
+            if let Some(remote) = self
+                .remote
+                .as_ref()
+                .filter(|_| streams::parse(&args).is_some())
+            {
+                let shard = remote.keyspace.shard_of(&args);
+                let current = s.multi.as_ref().and_then(|m| m.shard);
+                let checked = match shard {
+                    Err(e) => Err(e),
+                    Ok(Some(g)) if current.is_some_and(|c| c != g) => Err(Reply::error(
+                        "CROSSSLOT Keys in request don't hash to the same slot",
+                    )),
+                    Ok(g) => Ok(g.or(current)),
+                };
+                match checked {
+                    Ok(g) => {
+                        if let Some(m) = s.multi.as_mut() {
+                            m.shard = g;
+                        }
+                    }
+                    Err(e) => {
+                        self.reject(id, Some(spec.stat_name()), e);
+                        return;
+                    }
+                }
+            }
+            let Some(s) = self.sessions.get_mut(&id) else {
+                return;
+            };
             if let Some(m) = s.multi.as_mut() {
                 if !m.aborted {
                     m.cmds.push((spec, args));
                 }
             }
             self.reply(id, &Reply::simple("QUEUED"));
+            return;
+        }
+        if self.remote.is_some() && streams::parse(&args).is_some() {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                s.remote_batch.push((spec, args));
+            }
             return;
         }
         match self.call(id, spec, &args, wall_ms(), false) {
@@ -522,7 +623,7 @@ impl Executor {
                     .record_call(spec.stat_name(), usec, error_line(&r));
                 self.reply(id, &r);
             }
-            Outcome::Blocked => {}
+            Outcome::Blocked | Outcome::Remote => {}
         }
     }
 
@@ -619,13 +720,166 @@ impl Executor {
         let mut changes = std::mem::take(&mut self.group_changes);
         dedup_changes(&mut changes);
         let index = self.applied_index + 1;
-        if let Err(e) = self.store.commit(&self.db, &changes, index) {
+        let Some(store) = self.store.as_mut() else {
+            // Cluster mode never changes the local keyspace.
+            changes.clear();
+            self.group_changes = changes;
+            return false;
+        };
+        if let Err(e) = store.commit(&self.db, &changes, index) {
             fail_stop("commit", &e);
         }
         self.applied_index = index;
         changes.clear();
         self.group_changes = changes;
         true
+    }
+
+    // ------------------------------------------------------------------ cluster mode
+
+    fn is_blocked(&self, id: u64) -> bool {
+        self.blocked.is_blocked(id)
+            || self
+                .sessions
+                .get(&id)
+                .and_then(|s| s.awaiting.as_ref())
+                .is_some_and(|a| a.blocking)
+    }
+
+    /// Starts a remote job for `commands`; its completion arrives as `Request::Routed`.
+    fn start_remote(
+        &mut self,
+        id: u64,
+        kind: AwaitKind,
+        commands: Vec<Vec<Bytes>>,
+        transaction: bool,
+    ) {
+        let Some(remote) = &self.remote else {
+            return;
+        };
+        let blocking = match &kind {
+            AwaitKind::Plain(specs) => specs.iter().any(|s| s.is_blocking()),
+            AwaitKind::Exec { .. } => false,
+        };
+        let (cancel, cancel_rx) = tokio::sync::watch::channel(false);
+        let (unblock_with_error, unblock_rx) = tokio::sync::watch::channel(false);
+        let job = crate::remote::RemoteJob {
+            commands,
+            transaction,
+            cancel: cancel_rx,
+            unblock_with_error: unblock_rx,
+        };
+        let fut = remote.keyspace.run(job);
+        let requests = remote.requests.clone();
+        remote.runtime.spawn(async move {
+            let result = fut.await;
+            let _ = requests.send(Request::Routed { id, result });
+        });
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.awaiting = Some(Awaiting {
+                kind,
+                started: Instant::now(),
+                blocking,
+                cancel,
+                unblock_with_error,
+            });
+        }
+    }
+
+    /// Sends the client's collected engine commands as one remote job.
+    fn send_remote_batch(&mut self, id: u64) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let batch = std::mem::take(&mut s.remote_batch);
+        if batch.is_empty() {
+            return;
+        }
+        let (specs, commands): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        self.start_remote(id, AwaitKind::Plain(specs), commands, false);
+    }
+
+    /// EXEC in cluster mode: the engine commands go as one transaction (one shard, one
+    /// entry); the others run here now and take their places in the reply.
+    fn exec_remote(&mut self, id: u64, cmds: Vec<(&'static CommandSpec, Vec<Bytes>)>) -> Outcome {
+        let now_ms = wall_ms();
+        let mut specs = Vec::new();
+        let mut slots = Vec::with_capacity(cmds.len());
+        let mut commands = Vec::new();
+        for (spec, args) in cmds {
+            if streams::parse(&args).is_some() {
+                specs.push(spec);
+                commands.push(args);
+                slots.push(None);
+            } else {
+                let r = match self.call(id, spec, &args, now_ms, true) {
+                    Outcome::Reply(r) => r,
+                    Outcome::Blocked | Outcome::Remote => Reply::NullArray,
+                };
+                slots.push(Some(r));
+            }
+        }
+        if commands.is_empty() {
+            return Outcome::Reply(Reply::Array(slots.into_iter().flatten().collect()));
+        }
+        self.start_remote(id, AwaitKind::Exec { specs, slots }, commands, true);
+        Outcome::Remote
+    }
+
+    /// A remote job is back: reply, then go on with the client's other commands.
+    fn complete_remote(&mut self, id: u64, result: crate::remote::RemoteResult) {
+        use crate::remote::RemoteResult;
+        let Some(a) = self.sessions.get_mut(&id).and_then(|s| s.awaiting.take()) else {
+            return;
+        };
+        let usec = a.started.elapsed().as_micros() as u64;
+        match (a.kind, result) {
+            (AwaitKind::Plain(specs), RemoteResult::Replies(replies)) => {
+                let n = specs.len();
+                for (i, spec) in specs.into_iter().enumerate() {
+                    let r = replies.get(i).cloned().unwrap_or_else(|| {
+                        Reply::error("ERR internal error: missing reply from the cluster")
+                    });
+                    self.stats.record_call(
+                        spec.stat_name(),
+                        usec / n.max(1) as u64,
+                        error_line(&r),
+                    );
+                    self.reply(id, &r);
+                }
+            }
+            (AwaitKind::Plain(specs), RemoteResult::Refused(e)) => {
+                for spec in specs {
+                    self.stats.record_call(spec.stat_name(), 0, error_line(&e));
+                    self.reply(id, &e);
+                }
+            }
+            (AwaitKind::Exec { specs, slots }, RemoteResult::Replies(replies)) => {
+                let mut remote = replies.into_iter();
+                let mut out = Vec::with_capacity(slots.len());
+                let mut spec_iter = specs.into_iter();
+                for slot in slots {
+                    match slot {
+                        Some(r) => out.push(r),
+                        None => {
+                            let r = remote.next().unwrap_or_else(|| {
+                                Reply::error("ERR internal error: missing reply from the cluster")
+                            });
+                            if let Some(spec) = spec_iter.next() {
+                                self.stats.record_call(spec.stat_name(), 0, error_line(&r));
+                            }
+                            out.push(r);
+                        }
+                    }
+                }
+                self.reply(id, &Reply::Array(out));
+            }
+            (AwaitKind::Exec { .. }, RemoteResult::Refused(e)) => {
+                self.reply(id, &e);
+            }
+        }
+        self.queue_send(id);
+        self.resume.push_back(id);
     }
 
     // ------------------------------------------------------------------ blocking
@@ -814,7 +1068,7 @@ impl Executor {
             b"reset" => self.reset(id),
             b"client" => self.client(id, args),
             b"multi" => self.multi(id),
-            b"exec" => self.exec(id),
+            b"exec" => return self.exec(id),
             b"discard" => match self.sessions.get(&id).map(|s| s.multi.is_some()) {
                 Some(true) => {
                     self.discard_transaction(id);
@@ -985,20 +1239,23 @@ impl Executor {
         Reply::ok()
     }
 
-    fn exec(&mut self, id: u64) -> Reply {
+    fn exec(&mut self, id: u64) -> Outcome {
         let Some(s) = self.sessions.get_mut(&id) else {
-            return Reply::NullArray;
+            return Outcome::Reply(Reply::NullArray);
         };
         let Some(multi) = s.multi.take() else {
-            return Reply::error("ERR EXEC without MULTI");
+            return Outcome::Reply(Reply::error("ERR EXEC without MULTI"));
         };
         let dirty_cas = s.dirty_cas;
         self.discard_transaction(id);
         if multi.aborted {
-            return Reply::error(EXECABORT);
+            return Outcome::Reply(Reply::error(EXECABORT));
         }
         if dirty_cas {
-            return Reply::NullArray;
+            return Outcome::Reply(Reply::NullArray);
+        }
+        if self.remote.is_some() {
+            return self.exec_remote(id, multi.cmds);
         }
         // One timestamp for the whole transaction.
         let now_ms = wall_ms();
@@ -1008,7 +1265,7 @@ impl Executor {
             let r = match self.call(id, spec, args, now_ms, true) {
                 Outcome::Reply(r) => r,
                 // `in_exec` never blocks; keep the shape of a timeout if it ever did.
-                Outcome::Blocked => Reply::NullArray,
+                Outcome::Blocked | Outcome::Remote => Reply::NullArray,
             };
             let usec = started.elapsed().as_micros() as u64;
             self.stats
@@ -1018,7 +1275,7 @@ impl Executor {
                 break;
             }
         }
-        Reply::Array(replies)
+        Outcome::Reply(Reply::Array(replies))
     }
 
     fn watch(&mut self, id: u64, args: &[Bytes]) -> Reply {
@@ -1057,7 +1314,7 @@ impl Executor {
             keys: self.db.len(),
             dirty: self.db.dirty,
             used_memory_bytes: resident_memory_bytes(),
-            store: self.store.stats(),
+            store: self.store.as_ref().map(|s| s.stats()).unwrap_or_default(),
         };
         info::info(args, &input)
     }
@@ -1100,7 +1357,7 @@ impl Executor {
                 let line = self
                     .sessions
                     .get(&id)
-                    .map(|s| s.info_line(now, self.blocked.is_blocked(id)))
+                    .map(|s| s.info_line(now, self.is_blocked(id)))
                     .unwrap_or_default();
                 verbatim(line + "\n")
             }
@@ -1213,7 +1470,7 @@ impl Executor {
             Some(ids) => {
                 for cid in ids {
                     if let Some(s) = self.sessions.get(&cid) {
-                        text.push_str(&s.info_line(now, self.blocked.is_blocked(cid)));
+                        text.push_str(&s.info_line(now, self.is_blocked(cid)));
                         text.push('\n');
                     }
                 }
@@ -1222,7 +1479,7 @@ impl Executor {
                 let mut all: Vec<&Session> = self.sessions.values().collect();
                 all.sort_by_key(|s| s.id);
                 for s in all {
-                    text.push_str(&s.info_line(now, self.blocked.is_blocked(s.id)));
+                    text.push_str(&s.info_line(now, self.is_blocked(s.id)));
                     text.push('\n');
                 }
             }
@@ -1361,6 +1618,16 @@ impl Executor {
             return Reply::error(NOT_INTEGER);
         };
         let target = target as u64;
+        if let Some(a) = self
+            .sessions
+            .get(&target)
+            .and_then(|s| s.awaiting.as_ref())
+            .filter(|a| a.blocking)
+        {
+            let _ = a.unblock_with_error.send(as_error);
+            let _ = a.cancel.send(true);
+            return Reply::Integer(1);
+        }
         if !self.blocked.is_blocked(target) {
             return Reply::Integer(0);
         }

@@ -25,6 +25,7 @@
 pub mod commands;
 pub mod config;
 pub mod info;
+pub mod remote;
 pub mod stats;
 
 mod blocking;
@@ -38,6 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub use config::Config;
+pub use remote::{RemoteFuture, RemoteJob, RemoteKeyspace, RemoteResult};
 pub use stats::Stats;
 
 /// Errors of [`serve`].
@@ -188,7 +190,24 @@ pub async fn serve(config: Config) -> Result<ServerHandle, ServerError> {
         .await
         .map_err(|_| ServerError::ExecutorPanicked)?;
     let (store, db) = opened.map_err(|source| ServerError::Storage { dir, source })?;
+    start(config, db, Some(store), None).await
+}
 
+/// Starts the RESP front end of the cluster proxy: client state stays here, every keyspace
+/// command goes to `keyspace` (nothing is stored locally; `config.dir` is unused).
+pub async fn serve_remote(
+    config: Config,
+    keyspace: Arc<dyn RemoteKeyspace>,
+) -> Result<ServerHandle, ServerError> {
+    start(config, streams::Db::new(), None, Some(keyspace)).await
+}
+
+async fn start(
+    config: Config,
+    db: streams::Db,
+    store: Option<storage::Store>,
+    keyspace: Option<Arc<dyn RemoteKeyspace>>,
+) -> Result<ServerHandle, ServerError> {
     let host = config
         .bind
         .split_whitespace()
@@ -211,7 +230,12 @@ pub async fn serve(config: Config) -> Result<ServerHandle, ServerError> {
         addr: addr.clone(),
         source,
     })?;
-    tracing::info!(%local_addr, keys = db.len(), "xraft server listening");
+    tracing::info!(
+        %local_addr,
+        keys = db.len(),
+        mode = if keyspace.is_some() { "proxy" } else { "server" },
+        "xraft listening"
+    );
 
     let shared = Arc::new(Shared {
         limits: Limits::new(&config),
@@ -219,7 +243,13 @@ pub async fn serve(config: Config) -> Result<ServerHandle, ServerError> {
         connected: AtomicUsize::new(0),
     });
     let (req_tx, req_rx) = std::sync::mpsc::channel();
-    let exec = executor::Executor::new(db, store, config, local_addr.port(), shared.clone());
+    let remote = keyspace.map(|keyspace| executor::Remote {
+        keyspace,
+        runtime: tokio::runtime::Handle::current(),
+        requests: req_tx.clone(),
+    });
+    let exec =
+        executor::Executor::new(db, store, remote, config, local_addr.port(), shared.clone());
     let thread = std::thread::Builder::new()
         .name("xraft-executor".into())
         .spawn(move || exec.run(req_rx))

@@ -1,4 +1,11 @@
-//! The `xraft` binary. Today: `xraft server`, the single-node broker.
+//! The `xraft` binary: `xraft server` (the single-node broker), `xraft dev` (a local cluster
+//! of nodes plus the proxy in one process), `xraft node` and `xraft proxy` (one cluster node,
+//! one proxy, as separate processes).
+//!
+//! A cluster is described by the same three settings on every node and proxy: `--peers`
+//! (`id=host:port` of every node's gRPC address), `--groups` and `--replication`. The cluster
+//! map is computed from them (deterministically) and each node stores it on its first start,
+//! refusing later to start with a different one.
 //!
 //! Configuration precedence (lowest first): built-in defaults, `--config FILE` (redis.conf
 //! style), `XRAFT_<NAME>` environment variables, then command-line flags.
@@ -23,6 +30,101 @@ struct Cli {
 enum Command {
     /// Run the single-node broker.
     Server(ServerArgs),
+    /// Run a local cluster (nodes and the proxy) in one process.
+    Dev(DevArgs),
+    /// Run one cluster node.
+    Node(NodeArgs),
+    /// Run a RESP proxy in front of a cluster.
+    Proxy(ProxyArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct ClusterArgs {
+    /// Every node as `id=host:port` (its gRPC address), comma separated.
+    #[arg(long, value_delimiter = ',')]
+    peers: Vec<String>,
+    /// Number of Raft groups (shards).
+    #[arg(long, default_value_t = 6)]
+    groups: u32,
+    /// Replicas per group.
+    #[arg(long, default_value_t = 3)]
+    replication: usize,
+}
+
+impl ClusterArgs {
+    fn map(&self) -> anyhow::Result<placement::ClusterMap> {
+        let mut nodes = std::collections::BTreeMap::new();
+        for p in &self.peers {
+            let (id, addr) = p
+                .split_once('=')
+                .with_context(|| format!("peer {p:?} is not id=host:port"))?;
+            let id: u64 = id.parse().with_context(|| format!("peer id {id:?}"))?;
+            nodes.insert(
+                placement::NodeId(id),
+                placement::NodeInfo {
+                    addr: addr.to_string(),
+                },
+            );
+        }
+        anyhow::ensure!(!nodes.is_empty(), "--peers is required");
+        placement::ClusterMap::plan(nodes, self.groups, self.replication)
+            .context("planning the cluster")
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct DevArgs {
+    /// Proxy port (default 6379; 0 picks a free port).
+    #[arg(long, default_value_t = 6379)]
+    port: u16,
+    /// Address the proxy listens on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+    /// Data directory of the whole cluster.
+    #[arg(long, default_value = "xraft-dev-data")]
+    dir: PathBuf,
+    /// Number of nodes.
+    #[arg(long, default_value_t = 3)]
+    nodes: u64,
+    /// Number of Raft groups (shards).
+    #[arg(long, default_value_t = 6)]
+    groups: u32,
+    /// gRPC port of node 1 (node i uses this + i - 1; 0 picks free ports).
+    #[arg(long, default_value_t = 7101)]
+    first_node_port: u16,
+    /// Password of the `default` user (clients must AUTH).
+    #[arg(long)]
+    requirepass: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct NodeArgs {
+    /// This node's id (one of --peers).
+    #[arg(long)]
+    id: u64,
+    /// Data directory.
+    #[arg(long, default_value = "xraft-node-data")]
+    dir: PathBuf,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct ProxyArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+    /// RESP port.
+    #[arg(long, default_value_t = 6379)]
+    port: u16,
+    /// redis.conf-style configuration file for the front end.
+    #[arg(long = "config")]
+    config: Option<PathBuf>,
+    /// Password of the `default` user (clients must AUTH).
+    #[arg(long)]
+    requirepass: Option<String>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -57,6 +159,9 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Server(args) => run_server(args),
+        Command::Dev(args) => run_dev(args),
+        Command::Node(args) => run_node(args),
+        Command::Proxy(args) => run_proxy(args),
     }
 }
 
@@ -98,6 +203,120 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("xraft-io")
+        .build()
+        .context("starting the tokio runtime")
+}
+
+fn store_options() -> storage::StoreOptions {
+    storage::StoreOptions {
+        cache_capacity_bytes: storage::DEFAULT_CACHE_CAPACITY_BYTES,
+        fsync: true,
+    }
+}
+
+fn run_dev(args: DevArgs) -> anyhow::Result<()> {
+    let mut config = server::Config::default();
+    config
+        .apply_env()
+        .map_err(anyhow::Error::msg)
+        .context("reading XRAFT_* environment variables")?;
+    config.bind = args.bind.clone();
+    config.port = args.port;
+    config.requirepass = args.requirepass.clone();
+    let node_max_entries = config.stream_node_max_entries;
+    runtime()?.block_on(async move {
+        let cluster = node::LocalCluster::start(node::LocalClusterConfig {
+            base_dir: args.dir.clone(),
+            nodes: args.nodes,
+            groups: args.groups,
+            replication: args.nodes.min(3) as usize,
+            first_port: args.first_node_port,
+            raft: raft::RaftSettings::default(),
+            store: store_options(),
+            node_max_entries,
+        })
+        .await
+        .context("starting the local cluster")?;
+        if !cluster
+            .wait_for_leaders(std::time::Duration::from_secs(30))
+            .await
+        {
+            tracing::warn!("not every group has a leader yet; the proxy retries");
+        }
+        let handle = proxy::serve_proxy(config, cluster.map.clone())
+            .await
+            .context("starting the proxy")?;
+        tracing::info!(
+            addr = %handle.local_addr(),
+            nodes = args.nodes,
+            groups = args.groups,
+            dir = %args.dir.display(),
+            "xraft dev cluster ready"
+        );
+        wait_for_signal().await?;
+        tracing::info!("shutdown requested");
+        handle.shutdown().await.context("stopping the proxy")?;
+        cluster.shutdown().await;
+        tracing::info!("bye");
+        Ok::<(), anyhow::Error>(())
+    })
+}
+
+fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+    let map = args.cluster.map()?;
+    let config = server::Config::default();
+    runtime()?.block_on(async move {
+        let node = node::Node::start(node::NodeConfig {
+            node_id: args.id,
+            data_dir: args.dir.clone(),
+            cluster: map,
+            raft: raft::RaftSettings::default(),
+            store: store_options(),
+            node_max_entries: config.stream_node_max_entries,
+            listener: None,
+        })
+        .await
+        .context("starting the node")?;
+        tracing::info!(node = args.id, addr = %node.addr, "node ready");
+        wait_for_signal().await?;
+        tracing::info!("shutdown requested");
+        node.shutdown().await;
+        Ok::<(), anyhow::Error>(())
+    })
+}
+
+fn run_proxy(args: ProxyArgs) -> anyhow::Result<()> {
+    let map = args.cluster.map()?;
+    let mut config = match &args.config {
+        Some(path) => server::Config::from_file(path)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("reading {}", path.display()))?,
+        None => server::Config::default(),
+    };
+    config
+        .apply_env()
+        .map_err(anyhow::Error::msg)
+        .context("reading XRAFT_* environment variables")?;
+    config.bind = args.bind;
+    config.port = args.port;
+    if let Some(pw) = args.requirepass {
+        config.requirepass = Some(pw);
+    }
+    runtime()?.block_on(async move {
+        let handle = proxy::serve_proxy(config, map)
+            .await
+            .context("starting the proxy")?;
+        tracing::info!(addr = %handle.local_addr(), "proxy ready");
+        wait_for_signal().await?;
+        handle.shutdown().await.context("stopping the proxy")?;
+        Ok::<(), anyhow::Error>(())
+    })
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

@@ -1,0 +1,331 @@
+//! Routing commands to the leader of their group.
+//!
+//! Keeps a leader cache per group, follows `NotLeader` hints, waits out elections within a
+//! budget, and keeps the outcome contract: a reply is either the group's (applied /
+//! linearizable), an error that means "not applied", or an error that says the outcome is
+//! unknown. A request that may have reached a leader is never re-sent, unless the caller
+//! says it is idempotent (reads).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use placement::{ClusterMap, GroupId, NodeId};
+use resp::Reply;
+use rpc::pb::broker_client::BrokerClient;
+use rpc::pb::execute_reply::Outcome as PbOutcome;
+use rpc::pb::{Command, ExecuteRequest, WaitReply, WaitRequest};
+use rpc::NodeChannels;
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+/// How long one Execute may take on the node before its outcome is unknown.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(12);
+/// How long the router looks for a leader (elections, restarts) before answering that the
+/// command was not applied.
+pub const LEADER_WAIT: Duration = Duration::from_secs(8);
+/// Pause between attempts while no leader is known.
+pub const RETRY_BACKOFF: Duration = Duration::from_millis(40);
+
+/// Why routed commands got no replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    /// Certainly not applied (no leader reachable, or the group refused before applying).
+    NotApplied { group: u32, reason: String },
+    /// Sent to a leader; whether it was applied is not known.
+    Unknown { group: u32, reason: String },
+}
+
+impl RouteError {
+    /// The error reply a client gets.
+    pub fn to_reply(&self) -> Reply {
+        match self {
+            RouteError::NotApplied { group, reason } => Reply::error(format!(
+                "TRYAGAIN shard {group} is unavailable, the command was not applied: {reason}"
+            )),
+            RouteError::Unknown { group, reason } => Reply::error(format!(
+                "TIMEOUT the outcome is unknown (shard {group}: {reason}); the command may or may not have been applied"
+            )),
+        }
+    }
+}
+
+/// Whether a failed call certainly never reached the node: the TCP connection could not
+/// be established (tonic reports it as `Unavailable` with the connect error).
+fn never_sent(status: &tonic::Status) -> bool {
+    if status.code() != tonic::Code::Unavailable {
+        return false;
+    }
+    let mut text = status.message().to_string();
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text.contains("tcp connect error") || text.contains("Connection refused")
+}
+
+/// Routes to group leaders. Cheap to clone; clones share the leader cache and connections.
+#[derive(Clone)]
+pub struct Router {
+    map: Arc<ClusterMap>,
+    channels: NodeChannels,
+    leaders: Arc<RwLock<HashMap<u32, u64>>>,
+}
+
+enum Attempt {
+    Done(Vec<Reply>, u64),
+    /// Not applied; try `next` (or any replica) after `wait`.
+    Retry {
+        next: Option<u64>,
+        wait: bool,
+        reason: String,
+    },
+    Unknown(String),
+}
+
+impl Router {
+    pub fn new(map: Arc<ClusterMap>) -> Router {
+        Router {
+            map,
+            channels: NodeChannels::new(),
+            leaders: Arc::default(),
+        }
+    }
+
+    pub fn map(&self) -> &ClusterMap {
+        &self.map
+    }
+
+    pub fn group_of_key(&self, key: &[u8]) -> u32 {
+        self.map.group_of_key(key).0
+    }
+
+    /// Every group id, in order.
+    pub fn groups(&self) -> Vec<u32> {
+        self.map.groups.keys().map(|g| g.0).collect()
+    }
+
+    fn cached_leader(&self, group: u32) -> Option<u64> {
+        self.leaders
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&group)
+            .copied()
+    }
+
+    fn set_leader(&self, group: u32, leader: Option<u64>) {
+        let mut l = self.leaders.write().unwrap_or_else(|p| p.into_inner());
+        match leader {
+            Some(n) => l.insert(group, n),
+            None => l.remove(&group),
+        };
+    }
+
+    fn replicas(&self, group: u32) -> Vec<u64> {
+        self.map
+            .group(GroupId(group))
+            .map(|s| s.replicas.iter().map(|n| n.0).collect())
+            .unwrap_or_default()
+    }
+
+    /// A ready client for `node`: `Err` means the connection could not be made, so nothing
+    /// was sent.
+    async fn client(&self, node: u64) -> Result<BrokerClient<tonic::transport::Channel>, String> {
+        let addr = self
+            .map
+            .node(NodeId(node))
+            .map(|n| n.addr.clone())
+            .ok_or_else(|| format!("unknown node {node}"))?;
+        let channel = self.channels.get(node, &addr).map_err(|e| e.to_string())?;
+        let channel = channel
+            .ready_oneshot()
+            .await
+            .map_err(|e| format!("node {node} unreachable: {e}"))?;
+        Ok(BrokerClient::new(channel)
+            .max_decoding_message_size(rpc::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(rpc::MAX_MESSAGE_BYTES))
+    }
+
+    async fn attempt(
+        &self,
+        node: u64,
+        group: u32,
+        commands: &[Vec<Bytes>],
+        idempotent: bool,
+    ) -> Attempt {
+        let mut client = match self.client(node).await {
+            Ok(c) => c,
+            Err(reason) => {
+                return Attempt::Retry {
+                    next: None,
+                    wait: true,
+                    reason,
+                }
+            }
+        };
+        let mut req = tonic::Request::new(ExecuteRequest {
+            group_id: group,
+            commands: commands
+                .iter()
+                .map(|args| Command { args: args.clone() })
+                .collect(),
+        });
+        req.set_timeout(CALL_TIMEOUT);
+        let reply = match client.execute(req).await {
+            Ok(r) => r.into_inner(),
+            // The connection could not be made: nothing was sent.
+            Err(status) if never_sent(&status) => {
+                return Attempt::Retry {
+                    next: None,
+                    wait: true,
+                    reason: format!("node {node} unreachable: {}", status.message()),
+                }
+            }
+            Err(status) if idempotent => {
+                return Attempt::Retry {
+                    next: None,
+                    wait: true,
+                    reason: status.message().to_string(),
+                }
+            }
+            Err(status) => return Attempt::Unknown(format!("node {node}: {}", status.message())),
+        };
+        match reply.outcome {
+            Some(PbOutcome::Replies(b)) => match raft::codec::decode::<Vec<Reply>>(&b) {
+                Ok(replies) if replies.len() == commands.len() => {
+                    self.set_leader(group, Some(node));
+                    Attempt::Done(replies, reply.applied_index)
+                }
+                Ok(r) => Attempt::Unknown(format!(
+                    "node {node} sent {} replies for {} commands",
+                    r.len(),
+                    commands.len()
+                )),
+                Err(e) => Attempt::Unknown(format!("node {node} sent undecodable replies: {e}")),
+            },
+            Some(PbOutcome::NotLeader(nl)) => {
+                let hint = nl.leader_id.filter(|l| *l != node);
+                Attempt::Retry {
+                    next: hint,
+                    wait: hint.is_none(),
+                    reason: format!("node {node} is not the leader"),
+                }
+            }
+            Some(PbOutcome::Unavailable(reason)) => Attempt::Retry {
+                next: None,
+                wait: true,
+                reason,
+            },
+            Some(PbOutcome::Unknown(reason)) => Attempt::Unknown(reason),
+            None => Attempt::Unknown(format!("node {node} sent an empty reply")),
+        }
+    }
+
+    /// Runs `commands` (one connection's, in order, atomically) on `group`'s leader.
+    pub async fn execute(
+        &self,
+        group: u32,
+        commands: Vec<Vec<Bytes>>,
+        idempotent: bool,
+    ) -> Result<Vec<Reply>, RouteError> {
+        self.execute_at(group, commands, idempotent)
+            .await
+            .map(|(r, _)| r)
+    }
+
+    /// [`Router::execute`], also returning the leader's applied index when the commands
+    /// arrived (they saw at least that state).
+    pub async fn execute_at(
+        &self,
+        group: u32,
+        commands: Vec<Vec<Bytes>>,
+        idempotent: bool,
+    ) -> Result<(Vec<Reply>, u64), RouteError> {
+        let replicas = self.replicas(group);
+        if replicas.is_empty() {
+            return Err(RouteError::NotApplied {
+                group,
+                reason: "no such shard".into(),
+            });
+        }
+        let deadline = Instant::now() + LEADER_WAIT;
+        let mut next = self.cached_leader(group);
+        let mut rotation = 0usize;
+        loop {
+            let node = next.take().unwrap_or_else(|| {
+                rotation += 1;
+                replicas[rotation % replicas.len()]
+            });
+            match self.attempt(node, group, &commands, idempotent).await {
+                Attempt::Done(r, index) => return Ok((r, index)),
+                Attempt::Unknown(reason) => {
+                    self.set_leader(group, None);
+                    return Err(RouteError::Unknown { group, reason });
+                }
+                Attempt::Retry {
+                    next: hint,
+                    wait,
+                    reason,
+                } => {
+                    self.set_leader(group, hint);
+                    next = hint;
+                    if Instant::now() >= deadline {
+                        return Err(RouteError::NotApplied { group, reason });
+                    }
+                    if wait {
+                        tokio::time::sleep(RETRY_BACKOFF).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits on any reachable replica of `group` (a follower preferred) until it has applied
+    /// `min_applied_index` and one of `keys` got data, or `timeout`.
+    pub async fn wait_for_data(
+        &self,
+        group: u32,
+        keys: Vec<Bytes>,
+        min_applied_index: u64,
+        timeout: Duration,
+        read: Option<Vec<Bytes>>,
+    ) -> Result<WaitReply, RouteError> {
+        let leader = self.cached_leader(group);
+        let mut order = self.replicas(group);
+        order.sort_by_key(|n| Some(*n) == leader);
+        let mut last = String::from("no replica");
+        for node in order {
+            let mut client = match self.client(node).await {
+                Ok(c) => c,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            let mut req = tonic::Request::new(WaitRequest {
+                group_id: group,
+                keys: keys.clone(),
+                min_applied_index,
+                timeout_ms: timeout.as_millis() as u64,
+                read: read.clone().map(|args| Command { args }),
+            });
+            req.set_timeout(timeout + CALL_TIMEOUT);
+            match client.wait_for_data(req).await {
+                Ok(r) => {
+                    let r = r.into_inner();
+                    if r.error.is_empty() {
+                        return Ok(r);
+                    }
+                    last = r.error;
+                }
+                Err(s) => last = s.message().to_string(),
+            }
+        }
+        Err(RouteError::NotApplied {
+            group,
+            reason: last,
+        })
+    }
+}

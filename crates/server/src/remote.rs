@@ -1,0 +1,49 @@
+//! The hook that lets the executor run keyspace commands somewhere else: the cluster proxy
+//! implements [`RemoteKeyspace`] by routing them to Raft group leaders.
+//!
+//! The executor keeps everything about the client (HELLO, AUTH, CLIENT, MULTI queueing,
+//! COMMAND, CONFIG, INFO, reply encoding, output limits); every engine command goes to the
+//! remote keyspace instead of the local `Db`. Consecutive engine commands of one connection
+//! travel as one [`RemoteJob`], and the connection waits (its later commands included) until
+//! the job's replies are back, so replies keep their order.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use resp::Reply;
+use tokio::sync::watch;
+
+/// Engine commands of one connection, to run in order.
+pub struct RemoteJob {
+    pub commands: Vec<Vec<Bytes>>,
+    /// MULTI/EXEC: all or nothing, in one shard.
+    pub transaction: bool,
+    /// Turns true when the client is gone or unblocked (CLIENT UNBLOCK): a blocking command
+    /// stops waiting (the job then answers what it has; the replies may be dropped).
+    pub cancel: watch::Receiver<bool>,
+    /// CLIENT UNBLOCK ... ERROR rather than TIMEOUT.
+    pub unblock_with_error: watch::Receiver<bool>,
+}
+
+/// What a job came to.
+#[derive(Debug)]
+pub enum RemoteResult {
+    /// One reply per command (each may be an error: not applied, or outcome unknown).
+    Replies(Vec<Reply>),
+    /// A transaction refused or failed as a whole (e.g. CROSSSLOT): EXEC's reply.
+    Refused(Reply),
+}
+
+pub type RemoteFuture = Pin<Box<dyn Future<Output = RemoteResult> + Send>>;
+
+/// A keyspace served elsewhere.
+pub trait RemoteKeyspace: Send + Sync + 'static {
+    fn run(&self, job: RemoteJob) -> RemoteFuture;
+
+    /// The shard an engine command runs in, checked as MULTI queues it (Redis Cluster's
+    /// rule: a transaction stays in one slot, here one shard): `Ok(None)` when any shard
+    /// will do, `Err(reply)` (e.g. `-CROSSSLOT`) when the command cannot be in a
+    /// transaction.
+    fn shard_of(&self, args: &[Bytes]) -> Result<Option<u32>, Reply>;
+}
