@@ -6,8 +6,10 @@
 # Prints requests/s, p50 and p99 latency per server and pipeline depth, and the ratio xraft/redis.
 # If the xraft binary is missing, only redis is measured (with a clear message).
 #
-# usage: bench/xadd.sh
-# env: XRAFT_BIN (default target/release/xraft), XRAFT_REDIS_SERVER (default: the Redis 8.0.2
+# usage: bench/xadd.sh            (single-node xraft server vs redis)
+#        bench/cluster.sh         (xraft dev: 3 nodes + proxy, 16 streams, vs redis)
+# env: BENCH_TARGET=server|cluster (default server), BENCH_KEYS=1|N (N streams s{0..N-1} via
+#      redis-benchmark -r; default 1, cluster.sh uses 16), XRAFT_BIN (default target/release/xraft), XRAFT_REDIS_SERVER (default: the Redis 8.0.2
 #      built by scripts/build-redis.sh if present, else redis-server on PATH),
 #      BENCH_CLIENTS=50 BENCH_REQUESTS=200000 BENCH_PIPELINES="1 16" BENCH_TIMEOUT=900 (per run)
 #      BENCH_ROUNDS=3 (runs per server and depth, interleaved; the median by requests/s is shown)
@@ -20,6 +22,16 @@ clients=${BENCH_CLIENTS:-50}
 requests=${BENCH_REQUESTS:-200000}
 read -r -a pipelines <<<"${BENCH_PIPELINES:-1 16}"
 rounds=${BENCH_ROUNDS:-3}
+target_kind=${BENCH_TARGET:-server}
+case "$target_kind" in server) kind=xraft ;; cluster) kind=cluster ;; *) die "BENCH_TARGET must be server or cluster" ;; esac
+nkeys=${BENCH_KEYS:-1}
+if [ "$nkeys" -gt 1 ]; then
+  key_args=(-r "$nkeys" XADD 's{__rand_int__}' '*' f v)
+  key_desc="XADD s{0..$((nkeys - 1))} * f v"
+else
+  key_args=(XADD s '*' f v)
+  key_desc="XADD s * f v"
+fi
 command -v redis-benchmark >/dev/null || die "redis-benchmark missing: apt-get install -y redis-tools"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/xraft-bench.XXXXXX")
@@ -44,7 +56,7 @@ redis_version=$("$(redis_server_bin)" --version | grep -o 'v=[^ ]*')
 bin=$(xraft_bin)
 if [ -x "$bin" ]; then
   port[xraft]=$(free_port)
-  start_server xraft "${port[xraft]}" "$work/xraft" "$work/xraft.log"
+  start_server "$kind" "${port[xraft]}" "$work/xraft" "$work/xraft.log"
   targets+=(xraft)
 else
   log "xraft binary not found at $bin: measuring redis only (cargo build --release -p xraft, or set XRAFT_BIN)"
@@ -54,17 +66,19 @@ declare -A rps p50 p99 runs
 for P in "${pipelines[@]}"; do
   for ((round = 1; round <= rounds; round++)); do
     for t in "${targets[@]}"; do   # interleaved, so that drift on the machine hits both alike
-      rcli "${port[$t]}" DEL s >/dev/null
-      log "round $round/$rounds: redis-benchmark -c $clients -n $requests -P $P XADD s * f v  -> $t"
+      rcli "${port[$t]}" FLUSHALL >/dev/null
+      log "round $round/$rounds: redis-benchmark -c $clients -n $requests -P $P $key_desc  -> $t ($target_kind)"
       out=$(timeout "${BENCH_TIMEOUT:-900}" redis-benchmark -h "$XRAFT_HOST" -p "${port[$t]}" \
-        -c "$clients" -n "$requests" -P "$P" --csv XADD s '*' f v) || die "redis-benchmark against $t failed"
+        -c "$clients" -n "$requests" -P "$P" --csv "${key_args[@]}") || die "redis-benchmark against $t failed"
       # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
       line=$(grep -v '^"test"' <<<"$out" | tail -n 1 | tr -d '"')
       IFS=, read -r _name r _avg _min q50 _q95 q99 _max <<<"$line"
       log "  $t: $r requests/s, p50 $q50 ms, p99 $q99 ms"
       runs[$t,$P]+="$r $q50 $q99"$'\n'
-      len=$(rcli "${port[$t]}" XLEN s)
-      [ "$len" -eq "$requests" ] || log "WARNING: $t has XLEN s = $len, expected $requests"
+      if [ "$nkeys" -eq 1 ]; then
+        len=$(rcli "${port[$t]}" XLEN s)
+        [ "$len" -eq "$requests" ] || log "WARNING: $t has XLEN s = $len, expected $requests"
+      fi
     done
   done
   for t in "${targets[@]}"; do
@@ -75,7 +89,7 @@ for P in "${pipelines[@]}"; do
 done
 
 echo
-echo "XADD s * f v, $clients clients, $requests requests, median of $rounds; redis $redis_version (appendonly yes, appendfsync always)"
+echo "$key_desc, xraft $target_kind, $clients clients, $requests requests, median of $rounds; redis $redis_version (appendonly yes, appendfsync always)"
 printf '%-4s %-6s %14s %10s %10s\n' P server requests/s p50_ms p99_ms
 for P in "${pipelines[@]}"; do
   for t in "${targets[@]}"; do

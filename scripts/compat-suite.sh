@@ -8,6 +8,7 @@
 #   the 130 threshold is not applied: at least one test must pass and none fail)
 # env:
 #   XRAFT_BIN=path              broker binary (default target/release/xraft)
+#   XRAFT_SUITE_TARGET=cluster  run against `xraft dev` (3 nodes, 6 shards, the proxy)
 #   XRAFT_SUITE_TARGET=redis    run against redis-server instead (validates this script);
 #                               XRAFT_REDIS_SERVER=path picks the binary (default: the Redis 8.0.2
 #                               built by scripts/build-redis.sh if present, else Debian's)
@@ -24,7 +25,7 @@ SKIPS=(--skiptest "/Loading from legacy")
 MIN_PASSED=130
 
 target=${XRAFT_SUITE_TARGET:-xraft}
-case "$target" in xraft | redis) ;; *) die "XRAFT_SUITE_TARGET must be xraft or redis" ;; esac
+case "$target" in xraft | cluster | redis) ;; *) die "XRAFT_SUITE_TARGET must be xraft, cluster or redis" ;; esac
 command -v tclsh >/dev/null || die "tclsh missing: apt-get install -y tcl"
 command -v redis-cli >/dev/null || die "redis-cli missing: apt-get install -y redis-tools"
 
@@ -51,8 +52,8 @@ log "suite: $suite"
 
 port=$(free_port)
 mkdir -p "$work/data"
-if [ "$target" = xraft ]; then
-  start_server xraft "$port" "$work/data" "$work/server.log"
+if [ "$target" = xraft ] || [ "$target" = cluster ]; then
+  start_server "$target" "$port" "$work/data" "$work/server.log"
 else
   log "target: $(redis_server_bin) ($("$(redis_server_bin)" --version | grep -o 'v=[^ ]*'))"
   start_server redis "$port" "$work/data" "$work/server.log"

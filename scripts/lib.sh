@@ -106,6 +106,11 @@ start_server() {
       [ -x "$bin" ] || die "xraft binary not found at $bin (cargo build --release -p xraft, or set XRAFT_BIN)"
       cmd=("$bin" server --bind "$XRAFT_HOST" --port "$port" --dir "$dir")
       ;;
+    cluster)
+      local bin; bin=$(xraft_bin)
+      [ -x "$bin" ] || die "xraft binary not found at $bin (cargo build --release -p xraft, or set XRAFT_BIN)"
+      cmd=("$bin" dev --bind "$XRAFT_HOST" --port "$port" --dir "$dir" --first-node-port 0)
+      ;;
     redis)
       cmd=("$(redis_server_bin)" --bind "$XRAFT_HOST" --port "$port" --dir "$dir"
            --save '' --appendonly no --daemonize no)

@@ -8,6 +8,7 @@
 #   test      cargo nextest run --workspace --release (+ doc tests), or cargo test --workspace --release
 #   build     cargo build --release --workspace --all-targets   (reuses the test build: same features)
 #   compat    scripts/compat-suite.sh    (official Redis 8.0.2 stream suite against the binary)
+#   compat-cluster  the same suite through the proxy of `xraft dev` (3 nodes, 6 shards)
 #   crash     scripts/crash-restart.sh   (kill -9 / restart durability test)
 #
 # env:
@@ -167,6 +168,13 @@ elif [ "$build_failed" = 1 ]; then
   skip compat "build failed"
 else
   phase compat scripts/compat-suite.sh
+fi
+if [ "${XRAFT_SKIP_SUITE:-0}" = 1 ]; then
+  skip compat-cluster XRAFT_SKIP_SUITE=1
+elif [ "$build_failed" = 1 ]; then
+  skip compat-cluster "build failed"
+else
+  phase compat-cluster env XRAFT_SUITE_TARGET=cluster scripts/compat-suite.sh
 fi
 if [ "${XRAFT_SKIP_CRASH:-0}" = 1 ]; then
   skip crash XRAFT_SKIP_CRASH=1

@@ -21,7 +21,9 @@ use tokio::sync::broadcast::error::RecvError;
 use tonic::{Request, Response, Status};
 
 /// Commands in one Execute (a client's pipeline chunk for one group).
-pub const MAX_COMMANDS_PER_EXECUTE: usize = 4096;
+/// Commands in one Execute (a client's pipeline chunk or a whole MULTI for one group; the
+/// proxy queues at most 100 000 commands in a MULTI).
+pub const MAX_COMMANDS_PER_EXECUTE: usize = 100_000;
 /// Longest WaitForData (the proxy re-issues longer blocks).
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
@@ -124,8 +126,12 @@ pub struct BrokerService {
 }
 
 fn outcome_reply(outcome: Outcome, applied_index: u64) -> ExecuteReply {
+    let mut dirty = 0;
     let outcome = match outcome {
-        Outcome::Replies(r) => PbOutcome::Replies(raft::codec::encode(&r).into()),
+        Outcome::Replies(r, d) => {
+            dirty = d;
+            PbOutcome::Replies(raft::codec::encode(&r).into())
+        }
         Outcome::NotLeader { leader } => PbOutcome::NotLeader(NotLeader { leader_id: leader }),
         Outcome::Unavailable(m) => PbOutcome::Unavailable(m),
         Outcome::Unknown(m) => PbOutcome::Unknown(m),
@@ -133,6 +139,7 @@ fn outcome_reply(outcome: Outcome, applied_index: u64) -> ExecuteReply {
     ExecuteReply {
         outcome: Some(outcome),
         applied_index,
+        dirty,
     }
 }
 
@@ -160,13 +167,16 @@ impl Broker for BrokerService {
             )));
         };
         if req.commands.len() > MAX_COMMANDS_PER_EXECUTE {
-            return Err(Status::invalid_argument(format!(
-                "at most {MAX_COMMANDS_PER_EXECUTE} commands per call"
+            return Ok(Response::new(outcome_reply(
+                Outcome::Unavailable(format!(
+                    "at most {MAX_COMMANDS_PER_EXECUTE} commands per call"
+                )),
+                0,
             )));
         }
         let commands: Vec<Vec<Bytes>> = req.commands.into_iter().map(|c| c.args).collect();
         let applied_index = group.shared.applied_index();
-        let outcome = group.batcher.execute(commands).await;
+        let outcome = group.batcher.execute(commands, req.node_max_entries).await;
         Ok(Response::new(outcome_reply(outcome, applied_index)))
     }
 
@@ -238,6 +248,9 @@ impl Broker for BrokerService {
                             return Err(Status::invalid_argument("read: the command writes"))
                         }
                         Ok(resp::Reply::NullArray) => {}
+                        // A blocked XREAD ignores a key of another type (as Redis does): it
+                        // waits for the key to become a stream with new entries.
+                        Ok(resp::Reply::Error(e)) if e.starts_with(b"WRONGTYPE") => {}
                         Ok(r) => return done(&group, Vec::new(), raft::codec::encode(&r), false),
                     }
                 }

@@ -213,6 +213,7 @@ impl Client {
                 .unwrap_or(replicas[attempt % replicas.len()]);
             attempt += 1;
             let req = ExecuteRequest {
+                node_max_entries: None,
                 group_id: g,
                 commands: cmds
                     .iter()

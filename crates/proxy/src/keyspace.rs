@@ -128,13 +128,16 @@ fn classify(router: &Router, args: &[Bytes]) -> Route {
 }
 
 async fn run_job(router: &Router, job: RemoteJob) -> RemoteResult {
+    let router = &router.with_node_max_entries(job.node_max_entries);
     if job.transaction {
         return run_transaction(router, job.commands).await;
     }
     let mut replies = Vec::with_capacity(job.commands.len());
     let mut run: Vec<Vec<Bytes>> = Vec::new();
     let mut run_group: Option<u32> = None;
-    for args in job.commands {
+    let mut job = job;
+    let commands = std::mem::take(&mut job.commands);
+    for args in commands {
         match classify(router, &args) {
             Route::Group(g) => {
                 if run_group != Some(g) {
@@ -148,12 +151,8 @@ async fn run_job(router: &Router, job: RemoteJob) -> RemoteResult {
                 let r = match route {
                     Route::AllGroups => all_groups(router, &args).await,
                     Route::SplitSum(by_group) => split_sum(router, &args[0], by_group).await,
-                    Route::StreamRead => {
-                        stream_read(router, &args, &job.cancel, &job.unblock_with_error).await
-                    }
-                    Route::BlockingPop(g) => {
-                        blocking_pop(router, g, &args, &job.cancel, &job.unblock_with_error).await
-                    }
+                    Route::StreamRead => stream_read(router, &args, &job).await,
+                    Route::BlockingPop(g) => blocking_pop(router, g, &args, &job).await,
                     Route::Error(e) => e,
                     Route::Group(_) => unreachable!("handled above"),
                 };
@@ -162,7 +161,10 @@ async fn run_job(router: &Router, job: RemoteJob) -> RemoteResult {
         }
     }
     flush(router, &mut run_group, &mut run, &mut replies).await;
-    RemoteResult::Replies(replies)
+    RemoteResult::Replies {
+        replies,
+        dirty: router.dirty(),
+    }
 }
 
 /// Sends the pending run of one-shard commands as one call.
@@ -203,7 +205,10 @@ async fn run_transaction(router: &Router, commands: Vec<Vec<Bytes>>) -> RemoteRe
         .or_else(|| router.groups().first().copied())
         .unwrap_or(0);
     match router.execute(g, commands, false).await {
-        Ok(r) => RemoteResult::Replies(r),
+        Ok(r) => RemoteResult::Replies {
+            replies: r,
+            dirty: router.dirty(),
+        },
         Err(e) => RemoteResult::Refused(e.to_reply()),
     }
 }
@@ -478,6 +483,24 @@ async fn pin_dollar(router: &Router, sa: &StreamsArgs) -> Result<Vec<Bytes>, Rep
     Ok(ids)
 }
 
+/// Marks the job blocked while a command waits (cleared when the command is done).
+struct Waiting(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Waiting {
+    fn new(job: &RemoteJob) -> Waiting {
+        Waiting(std::sync::Arc::clone(&job.waiting))
+    }
+    fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
 /// Resolves when the job is cancelled (never, if its sender is gone without cancelling).
 async fn cancelled(rx: &mut watch::Receiver<bool>) {
     if rx.wait_for(|c| *c).await.map(|_| ()).is_err() {
@@ -495,12 +518,8 @@ fn unblocked_reply(with_error: &watch::Receiver<bool>) -> Reply {
 }
 
 /// XREAD / XREADGROUP, over one or more shards, blocking or not.
-async fn stream_read(
-    router: &Router,
-    args: &[Bytes],
-    cancel: &watch::Receiver<bool>,
-    unblock_with_error: &watch::Receiver<bool>,
-) -> Reply {
+async fn stream_read(router: &Router, args: &[Bytes], job: &RemoteJob) -> Reply {
+    let unblock_with_error = &job.unblock_with_error;
     let Some(sa) = parse_streams(args) else {
         // Malformed: the engine answers the precise error.
         let g = server::commands::command_keys(args)
@@ -532,15 +551,22 @@ async fn stream_read(
         }
     };
     let deadline = (block_ms > 0).then(|| Instant::now() + Duration::from_millis(block_ms));
-    let mut cancel = cancel.clone();
+    let mut cancel = job.cancel.clone();
+    let waiting = Waiting::new(job);
+    let mut first = true;
     loop {
         let (r, applied) = match read_round(router, &sa, &ids, &groups, !group_read).await {
             Ok(x) => x,
             Err(e) => return e,
         };
-        if !matches!(r, Reply::NullArray) {
-            return r;
+        match &r {
+            Reply::NullArray => {}
+            // Once blocked, XREAD ignores a key that turned into another type (Redis does).
+            Reply::Error(e) if !first && !group_read && e.starts_with(b"WRONGTYPE") => {}
+            _ => return r,
         }
+        first = false;
+        waiting.set();
         let slice = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
@@ -601,13 +627,9 @@ async fn stream_read(
 }
 
 /// BLPOP / BRPOP: the leader pops; while nothing is there, a replica waits for a change.
-async fn blocking_pop(
-    router: &Router,
-    g: u32,
-    args: &[Bytes],
-    cancel: &watch::Receiver<bool>,
-    unblock_with_error: &watch::Receiver<bool>,
-) -> Reply {
+async fn blocking_pop(router: &Router, g: u32, args: &[Bytes], job: &RemoteJob) -> Reply {
+    let unblock_with_error = &job.unblock_with_error;
+    let waiting = Waiting::new(job);
     let timeout_s: f64 = args
         .last()
         .and_then(|t| std::str::from_utf8(t).ok())
@@ -616,15 +638,21 @@ async fn blocking_pop(
     let deadline =
         (timeout_s > 0.0).then(|| Instant::now() + Duration::from_secs_f64(timeout_s.min(1e9)));
     let keys: Vec<Bytes> = args[1..args.len().saturating_sub(1)].to_vec();
-    let mut cancel = cancel.clone();
+    let mut cancel = job.cancel.clone();
+    let mut first = true;
     loop {
         let (r, applied) = match router.execute_at(g, vec![args.to_vec()], false).await {
             Ok((mut r, i)) => (r.pop().unwrap_or(Reply::NullArray), i),
             Err(e) => return e.to_reply(),
         };
-        if !matches!(r, Reply::NullArray) {
-            return r;
+        match &r {
+            Reply::NullArray => {}
+            // Once blocked, BLPOP ignores a key that turned into another type (Redis does).
+            Reply::Error(e) if !first && e.starts_with(b"WRONGTYPE") => {}
+            _ => return r,
         }
+        first = false;
+        waiting.set();
         let slice = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());

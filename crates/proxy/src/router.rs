@@ -72,6 +72,10 @@ pub struct Router {
     map: Arc<ClusterMap>,
     channels: NodeChannels,
     leaders: Arc<RwLock<HashMap<u32, u64>>>,
+    /// `stream-node-max-entries` sent with each call (the nodes' own when `None`).
+    node_max_entries: Option<u64>,
+    /// Dirty-counter movement of the calls made through this router (per job).
+    dirty: Arc<std::sync::atomic::AtomicU64>,
 }
 
 enum Attempt {
@@ -83,6 +87,8 @@ enum Attempt {
         reason: String,
     },
     Unknown(String),
+    /// Not applied, and retrying would not help.
+    Refused(String),
 }
 
 impl Router {
@@ -91,6 +97,24 @@ impl Router {
             map,
             channels: NodeChannels::new(),
             leaders: Arc::default(),
+            node_max_entries: None,
+            dirty: Arc::default(),
+        }
+    }
+
+    /// The dirty-counter movement of the calls made through this router so far.
+    pub fn dirty(&self) -> u64 {
+        self.dirty.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// This router (same connections and leader cache) sending `n` as the callers'
+    /// `stream-node-max-entries`.
+    /// (A fresh dirty counter: use one per job.)
+    pub fn with_node_max_entries(&self, n: u64) -> Router {
+        Router {
+            node_max_entries: Some(n),
+            dirty: Arc::default(),
+            ..self.clone()
         }
     }
 
@@ -171,10 +195,15 @@ impl Router {
                 .iter()
                 .map(|args| Command { args: args.clone() })
                 .collect(),
+            node_max_entries: self.node_max_entries,
         });
         req.set_timeout(CALL_TIMEOUT);
         let reply = match client.execute(req).await {
             Ok(r) => r.into_inner(),
+            // Refused before running anything.
+            Err(status) if status.code() == tonic::Code::InvalidArgument => {
+                return Attempt::Refused(format!("node {node}: {}", status.message()))
+            }
             // The connection could not be made: nothing was sent.
             Err(status) if never_sent(&status) => {
                 return Attempt::Retry {
@@ -196,6 +225,8 @@ impl Router {
             Some(PbOutcome::Replies(b)) => match raft::codec::decode::<Vec<Reply>>(&b) {
                 Ok(replies) if replies.len() == commands.len() => {
                     self.set_leader(group, Some(node));
+                    self.dirty
+                        .fetch_add(reply.dirty, std::sync::atomic::Ordering::Relaxed);
                     Attempt::Done(replies, reply.applied_index)
                 }
                 Ok(r) => Attempt::Unknown(format!(
@@ -264,6 +295,7 @@ impl Router {
                     self.set_leader(group, None);
                     return Err(RouteError::Unknown { group, reason });
                 }
+                Attempt::Refused(reason) => return Err(RouteError::NotApplied { group, reason }),
                 Attempt::Retry {
                     next: hint,
                     wait,

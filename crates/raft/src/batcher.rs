@@ -66,8 +66,9 @@ pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(5);
 /// What a job came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// One reply per command, in order. Committed (writes) / linearizable (reads).
-    Replies(Vec<Reply>),
+    /// One reply per command, in order, committed (writes) / linearizable (reads); and how
+    /// much the commands moved Redis's dirty counter (INFO `rdb_changes_since_last_save`).
+    Replies(Vec<Reply>, u64),
     /// Not applied: this node is not the leader (the hint, if known).
     NotLeader { leader: Option<u64> },
     /// Not applied: the group cannot serve now (catching up, overloaded, shutting down).
@@ -80,6 +81,8 @@ pub enum Outcome {
 /// atomically (they travel in one entry).
 pub struct Job {
     pub commands: Vec<Vec<Bytes>>,
+    /// `stream-node-max-entries` for this job's XADDs (the node's setting when `None`).
+    pub node_max_entries: Option<u64>,
     pub respond: oneshot::Sender<Outcome>,
 }
 
@@ -91,9 +94,18 @@ pub struct BatcherHandle {
 
 impl BatcherHandle {
     /// Runs `commands` on the group's leader. Waits for queue space (backpressure).
-    pub async fn execute(&self, commands: Vec<Vec<Bytes>>) -> Outcome {
+    pub async fn execute(
+        &self,
+        commands: Vec<Vec<Bytes>>,
+        node_max_entries: Option<u64>,
+    ) -> Outcome {
         let (respond, rx) = oneshot::channel();
-        if self.tx.send(Job { commands, respond }).await.is_err() {
+        let job = Job {
+            commands,
+            node_max_entries,
+            respond,
+        };
+        if self.tx.send(job).await.is_err() {
             return Outcome::Unavailable("the group is shutting down".into());
         }
         match rx.await {
@@ -177,6 +189,7 @@ enum Slot {
 
 struct PreparedJob {
     slots: Vec<Slot>,
+    dirty: u64,
     respond: oneshot::Sender<Outcome>,
 }
 
@@ -308,6 +321,11 @@ impl Batcher {
         let mut ops = Vec::new();
         let mut prepared = Vec::with_capacity(jobs.len());
         for job in jobs {
+            let ctx = Ctx {
+                node_max_entries: job.node_max_entries.unwrap_or(ctx.node_max_entries),
+                ..ctx
+            };
+            let dirty_before = working.db.dirty;
             let slots = job
                 .commands
                 .iter()
@@ -315,6 +333,7 @@ impl Batcher {
                 .collect();
             prepared.push(PreparedJob {
                 slots,
+                dirty: working.db.dirty.wrapping_sub(dirty_before),
                 respond: job.respond,
             });
         }
@@ -337,7 +356,10 @@ impl Batcher {
                 let _ = done_tx.send(Some(ok));
                 for job in prepared {
                     let outcome = if ok {
-                        Outcome::Replies(job.slots.into_iter().map(Slot::into_reply).collect())
+                        Outcome::Replies(
+                            job.slots.into_iter().map(Slot::into_reply).collect(),
+                            job.dirty,
+                        )
                     } else {
                         Outcome::Unavailable("leadership could not be confirmed".into())
                     };
@@ -414,7 +436,7 @@ impl Batcher {
                                 }
                             })
                             .collect();
-                        let _ = job.respond.send(Outcome::Replies(out));
+                        let _ = job.respond.send(Outcome::Replies(out, job.dirty));
                     }
                     if diverged {
                         // The working copy no longer matches the applied state: rebuild.

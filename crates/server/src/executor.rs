@@ -100,10 +100,20 @@ pub(crate) struct Remote {
 pub(crate) struct Awaiting {
     kind: AwaitKind,
     started: Instant,
-    /// Any command of the job may block (CLIENT LIST flag `b`, CLIENT UNBLOCK).
-    blocking: bool,
+    /// The job is blocked waiting for data (set by the keyspace; CLIENT LIST flag `b`,
+    /// INFO, CLIENT UNBLOCK).
+    waiting: Arc<std::sync::atomic::AtomicBool>,
+    /// Keys the job's blocking commands wait on, and whether the command is unblocked when
+    /// the key vanishes (XREADGROUP), for INFO's blocking-key counts.
+    blocking_keys: Vec<(Bytes, bool)>,
     cancel: tokio::sync::watch::Sender<bool>,
     unblock_with_error: tokio::sync::watch::Sender<bool>,
+}
+
+impl Awaiting {
+    fn is_waiting(&self) -> bool {
+        self.waiting.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 enum AwaitKind {
@@ -737,13 +747,29 @@ impl Executor {
 
     // ------------------------------------------------------------------ cluster mode
 
+    /// Distinct keys remote blocked commands wait on (`on_nokey`: only XREADGROUP's).
+    fn remote_blocking_keys(&self, on_nokey: bool) -> usize {
+        let mut keys: Vec<&Bytes> = self
+            .sessions
+            .values()
+            .filter_map(|s| s.awaiting.as_ref())
+            .filter(|a| a.is_waiting())
+            .flat_map(|a| a.blocking_keys.iter())
+            .filter(|(_, nokey)| !on_nokey || *nokey)
+            .map(|(k, _)| k)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys.len()
+    }
+
     fn is_blocked(&self, id: u64) -> bool {
         self.blocked.is_blocked(id)
             || self
                 .sessions
                 .get(&id)
                 .and_then(|s| s.awaiting.as_ref())
-                .is_some_and(|a| a.blocking)
+                .is_some_and(|a| a.is_waiting())
     }
 
     /// Starts a remote job for `commands`; its completion arrives as `Request::Routed`.
@@ -757,15 +783,26 @@ impl Executor {
         let Some(remote) = &self.remote else {
             return;
         };
-        let blocking = match &kind {
-            AwaitKind::Plain(specs) => specs.iter().any(|s| s.is_blocking()),
-            AwaitKind::Exec { .. } => false,
-        };
+        // Commands that may wait: BLOCK given (or BLPOP/BRPOP), not inside EXEC.
+        let mut blocking_keys = Vec::new();
+        if !transaction {
+            for args in &commands {
+                if let Some(Ok(cmd)) = streams::parse(args) {
+                    if let Some(b) = cmd.block() {
+                        let on_nokey = args[0].eq_ignore_ascii_case(b"xreadgroup");
+                        blocking_keys.extend(b.keys.into_iter().map(|k| (k, on_nokey)));
+                    }
+                }
+            }
+        }
+        let waiting = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (cancel, cancel_rx) = tokio::sync::watch::channel(false);
         let (unblock_with_error, unblock_rx) = tokio::sync::watch::channel(false);
         let job = crate::remote::RemoteJob {
             commands,
             transaction,
+            node_max_entries: self.config.stream_node_max_entries,
+            waiting: Arc::clone(&waiting),
             cancel: cancel_rx,
             unblock_with_error: unblock_rx,
         };
@@ -779,7 +816,8 @@ impl Executor {
             s.awaiting = Some(Awaiting {
                 kind,
                 started: Instant::now(),
-                blocking,
+                waiting,
+                blocking_keys,
                 cancel,
                 unblock_with_error,
             });
@@ -834,7 +872,8 @@ impl Executor {
         };
         let usec = a.started.elapsed().as_micros() as u64;
         match (a.kind, result) {
-            (AwaitKind::Plain(specs), RemoteResult::Replies(replies)) => {
+            (AwaitKind::Plain(specs), RemoteResult::Replies { replies, dirty }) => {
+                self.db.dirty += dirty;
                 let n = specs.len();
                 for (i, spec) in specs.into_iter().enumerate() {
                     let r = replies.get(i).cloned().unwrap_or_else(|| {
@@ -854,7 +893,8 @@ impl Executor {
                     self.reply(id, &e);
                 }
             }
-            (AwaitKind::Exec { specs, slots }, RemoteResult::Replies(replies)) => {
+            (AwaitKind::Exec { specs, slots }, RemoteResult::Replies { replies, dirty }) => {
+                self.db.dirty += dirty;
                 let mut remote = replies.into_iter();
                 let mut out = Vec::with_capacity(slots.len());
                 let mut spec_iter = specs.into_iter();
@@ -1308,9 +1348,16 @@ impl Executor {
             tcp_port: self.tcp_port,
             process_id: std::process::id(),
             connected_clients: self.sessions.len(),
-            blocked_clients: self.blocked.blocked_clients(),
-            total_blocking_keys: self.blocked.total_blocking_keys(),
-            total_blocking_keys_on_nokey: self.blocked.total_blocking_keys_on_nokey(),
+            blocked_clients: self.blocked.blocked_clients()
+                + self
+                    .sessions
+                    .values()
+                    .filter(|s| s.awaiting.as_ref().is_some_and(|a| a.is_waiting()))
+                    .count(),
+            total_blocking_keys: self.blocked.total_blocking_keys()
+                + self.remote_blocking_keys(false),
+            total_blocking_keys_on_nokey: self.blocked.total_blocking_keys_on_nokey()
+                + self.remote_blocking_keys(true),
             keys: self.db.len(),
             dirty: self.db.dirty,
             used_memory_bytes: resident_memory_bytes(),
@@ -1622,7 +1669,7 @@ impl Executor {
             .sessions
             .get(&target)
             .and_then(|s| s.awaiting.as_ref())
-            .filter(|a| a.blocking)
+            .filter(|a| a.is_waiting())
         {
             let _ = a.unblock_with_error.send(as_error);
             let _ = a.cancel.send(true);

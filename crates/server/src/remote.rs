@@ -19,18 +19,24 @@ pub struct RemoteJob {
     pub commands: Vec<Vec<Bytes>>,
     /// MULTI/EXEC: all or nothing, in one shard.
     pub transaction: bool,
+    /// `stream-node-max-entries` of this front end, resolved into the job's XADDs.
+    pub node_max_entries: u64,
     /// Turns true when the client is gone or unblocked (CLIENT UNBLOCK): a blocking command
     /// stops waiting (the job then answers what it has; the replies may be dropped).
     pub cancel: watch::Receiver<bool>,
     /// CLIENT UNBLOCK ... ERROR rather than TIMEOUT.
     pub unblock_with_error: watch::Receiver<bool>,
+    /// Set by the keyspace while a command of the job is blocked waiting for data (after
+    /// its first look found none), as Redis counts a client blocked (INFO, CLIENT LIST).
+    pub waiting: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a job came to.
 #[derive(Debug)]
 pub enum RemoteResult {
-    /// One reply per command (each may be an error: not applied, or outcome unknown).
-    Replies(Vec<Reply>),
+    /// One reply per command (each may be an error: not applied, or outcome unknown), and
+    /// how much they moved the dirty counter.
+    Replies { replies: Vec<Reply>, dirty: u64 },
     /// A transaction refused or failed as a whole (e.g. CROSSSLOT): EXEC's reply.
     Refused(Reply),
 }
