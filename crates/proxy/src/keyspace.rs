@@ -132,60 +132,74 @@ async fn run_job(router: &Router, job: RemoteJob) -> RemoteResult {
     if job.transaction {
         return run_transaction(router, job.commands).await;
     }
-    let mut replies = Vec::with_capacity(job.commands.len());
-    let mut run: Vec<Vec<Bytes>> = Vec::new();
-    let mut run_group: Option<u32> = None;
     let mut job = job;
     let commands = std::mem::take(&mut job.commands);
-    for args in commands {
+    let mut replies: Vec<Option<Reply>> = vec![None; commands.len()];
+    // One-shard commands between two barriers (commands that fan out or block), by shard.
+    let mut pending: BTreeMap<u32, Vec<(usize, Vec<Bytes>)>> = BTreeMap::new();
+    for (i, args) in commands.into_iter().enumerate() {
         match classify(router, &args) {
-            Route::Group(g) => {
-                if run_group != Some(g) {
-                    flush(router, &mut run_group, &mut run, &mut replies).await;
-                    run_group = Some(g);
-                }
-                run.push(args);
-            }
+            Route::Group(g) => pending.entry(g).or_default().push((i, args)),
             route => {
-                flush(router, &mut run_group, &mut run, &mut replies).await;
-                let r = match route {
+                flush(router, &mut pending, &mut replies).await;
+                replies[i] = Some(match route {
                     Route::AllGroups => all_groups(router, &args).await,
                     Route::SplitSum(by_group) => split_sum(router, &args[0], by_group).await,
                     Route::StreamRead => stream_read(router, &args, &job).await,
                     Route::BlockingPop(g) => blocking_pop(router, g, &args, &job).await,
                     Route::Error(e) => e,
                     Route::Group(_) => unreachable!("handled above"),
-                };
-                replies.push(r);
+                });
             }
         }
     }
-    flush(router, &mut run_group, &mut run, &mut replies).await;
+    flush(router, &mut pending, &mut replies).await;
     RemoteResult::Replies {
-        replies,
+        replies: replies
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Reply::error("ERR internal error: no reply")))
+            .collect(),
         dirty: router.dirty(),
     }
 }
 
-/// Sends the pending run of one-shard commands as one call.
+/// Sends the pending one-shard commands: one call per shard, all shards at once. Commands of
+/// one shard keep their order; commands of different shards touch different keys, so running
+/// them concurrently cannot change any reply.
 async fn flush(
     router: &Router,
-    group: &mut Option<u32>,
-    run: &mut Vec<Vec<Bytes>>,
-    replies: &mut Vec<Reply>,
+    pending: &mut BTreeMap<u32, Vec<(usize, Vec<Bytes>)>>,
+    replies: &mut [Option<Reply>],
 ) {
-    let Some(g) = group.take() else {
-        return;
-    };
-    if run.is_empty() {
-        return;
+    let mut calls = Vec::with_capacity(pending.len());
+    for (g, cmds) in std::mem::take(pending) {
+        let (slots, cmds): (Vec<usize>, Vec<Vec<Bytes>>) = cmds.into_iter().unzip();
+        let idempotent = cmds.iter().all(|c| is_readonly(c));
+        let router = router.clone();
+        let call = tokio::spawn(async move { router.execute(g, cmds, idempotent).await });
+        calls.push((slots, call));
     }
-    let cmds = std::mem::take(run);
-    let n = cmds.len();
-    let idempotent = cmds.iter().all(|c| is_readonly(c));
-    match router.execute(g, cmds, idempotent).await {
-        Ok(r) => replies.extend(r),
-        Err(e) => replies.extend(std::iter::repeat_n(e.to_reply(), n)),
+    for (slots, call) in calls {
+        let result = match call.await {
+            Ok(r) => r,
+            Err(e) => Err(RouteError::Unknown {
+                group: 0,
+                reason: format!("routing task failed: {e}"),
+            }),
+        };
+        match result {
+            Ok(r) => {
+                for (slot, reply) in slots.into_iter().zip(r) {
+                    replies[slot] = Some(reply);
+                }
+            }
+            Err(e) => {
+                let reply = e.to_reply();
+                for slot in slots {
+                    replies[slot] = Some(reply.clone());
+                }
+            }
+        }
     }
 }
 
