@@ -497,6 +497,18 @@ async fn pin_dollar(router: &Router, sa: &StreamsArgs) -> Result<Vec<Bytes>, Rep
     Ok(ids)
 }
 
+/// How long the next wait may last: until the deadline (`None` once it passed), at most
+/// [`MAX_WAIT_SLICE`]; no deadline (BLOCK 0) waits slice after slice.
+fn wait_slice(deadline: Option<Instant>) -> Option<Duration> {
+    match deadline {
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            (!left.is_zero()).then(|| left.min(MAX_WAIT_SLICE))
+        }
+        None => Some(MAX_WAIT_SLICE),
+    }
+}
+
 /// Marks the job blocked while a command waits (cleared when the command is done).
 struct Waiting(std::sync::Arc<std::sync::atomic::AtomicBool>);
 
@@ -581,15 +593,8 @@ async fn stream_read(router: &Router, args: &[Bytes], job: &RemoteJob) -> Reply 
         }
         first = false;
         waiting.set();
-        let slice = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Reply::NullArray;
-                }
-                left.min(MAX_WAIT_SLICE)
-            }
-            None => MAX_WAIT_SLICE,
+        let Some(slice) = wait_slice(deadline) else {
+            return Reply::NullArray;
         };
         // Wait on every shard at once; the first that reports a change (or data) wins.
         let (tx, mut rx) = tokio::sync::mpsc::channel(groups.len().max(1));
@@ -667,15 +672,8 @@ async fn blocking_pop(router: &Router, g: u32, args: &[Bytes], job: &RemoteJob) 
         }
         first = false;
         waiting.set();
-        let slice = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Reply::NullArray;
-                }
-                left.min(MAX_WAIT_SLICE)
-            }
-            None => MAX_WAIT_SLICE,
+        let Some(slice) = wait_slice(deadline) else {
+            return Reply::NullArray;
         };
         tokio::select! {
             r = router.wait_for_data(g, keys.clone(), applied, slice, None) => {

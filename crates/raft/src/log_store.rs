@@ -103,6 +103,19 @@ impl LogStore {
         }
     }
 
+    /// Removes the entries whose keys fall in `range`, as one batch.
+    fn remove_entries<R: RangeBounds<[u8; 8]>>(&self, range: R) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for item in self.inner.log.range(range) {
+            let (k, _) = item.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
+            batch.remove(k);
+        }
+        self.inner
+            .log
+            .apply_batch(batch)
+            .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, e))
+    }
+
     fn last_entry_log_id(&self) -> Result<Option<LogId>> {
         match self
             .inner
@@ -248,29 +261,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<()> {
-        let mut batch = sled::Batch::default();
-        for item in self.inner.log.range(index_key(log_id.index)..) {
-            let (k, _) = item.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
-            batch.remove(k);
-        }
-        self.inner
-            .log
-            .apply_batch(batch)
-            .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, e))
+        self.remove_entries(index_key(log_id.index)..)
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<()> {
         // The purge point first: a crash in between leaves entries below it, never a log
         // state claiming entries that are gone.
         self.write_state(KEY_LAST_PURGED, &log_id)?;
-        let mut batch = sled::Batch::default();
-        for item in self.inner.log.range(..=index_key(log_id.index)) {
-            let (k, _) = item.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
-            batch.remove(k);
-        }
-        self.inner
-            .log
-            .apply_batch(batch)
-            .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, e))
+        self.remove_entries(..=index_key(log_id.index))
     }
 }

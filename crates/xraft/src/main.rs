@@ -165,8 +165,9 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn run_server(args: ServerArgs) -> anyhow::Result<()> {
-    let mut config = match &args.config {
+/// Built-in defaults, then the `--config` file if any, then `XRAFT_*` variables.
+fn load_config(file: Option<&std::path::Path>) -> anyhow::Result<server::Config> {
+    let mut config = match file {
         Some(path) => server::Config::from_file(path)
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("reading {}", path.display()))?,
@@ -176,6 +177,11 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         .apply_env()
         .map_err(anyhow::Error::msg)
         .context("reading XRAFT_* environment variables")?;
+    Ok(config)
+}
+
+fn run_server(args: ServerArgs) -> anyhow::Result<()> {
+    let mut config = load_config(args.config.as_deref())?;
     if let Some(b) = args.bind {
         config.bind = b;
     }
@@ -221,11 +227,7 @@ fn store_options() -> storage::StoreOptions {
 }
 
 fn run_dev(args: DevArgs) -> anyhow::Result<()> {
-    let mut config = server::Config::default();
-    config
-        .apply_env()
-        .map_err(anyhow::Error::msg)
-        .context("reading XRAFT_* environment variables")?;
+    let mut config = load_config(None)?;
     config.bind = args.bind.clone();
     config.port = args.port;
     config.requirepass = args.requirepass.clone();
@@ -293,16 +295,7 @@ fn run_node(args: NodeArgs) -> anyhow::Result<()> {
 
 fn run_proxy(args: ProxyArgs) -> anyhow::Result<()> {
     let map = args.cluster.map()?;
-    let mut config = match &args.config {
-        Some(path) => server::Config::from_file(path)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("reading {}", path.display()))?,
-        None => server::Config::default(),
-    };
-    config
-        .apply_env()
-        .map_err(anyhow::Error::msg)
-        .context("reading XRAFT_* environment variables")?;
+    let mut config = load_config(args.config.as_deref())?;
     config.bind = args.bind;
     config.port = args.port;
     if let Some(pw) = args.requirepass {
