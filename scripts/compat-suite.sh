@@ -8,7 +8,7 @@
 #   the 130 threshold is not applied: at least one test must pass and none fail)
 # env:
 #   XRAFT_BIN=path              broker binary (default target/release/xraft)
-#   XRAFT_SUITE_TARGET=cluster  run against `xraft dev` (3 nodes, 6 shards, the proxy)
+#   XRAFT_SUITE_TARGET=cluster  run against `xraft dev` (3 nodes, 3 shards, the proxy)
 #   XRAFT_SUITE_TARGET=redis    run against redis-server instead (validates this script);
 #                               XRAFT_REDIS_SERVER=path picks the binary (default: the Redis 8.0.2
 #                               built by scripts/build-redis.sh if present, else Debian's)

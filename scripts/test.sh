@@ -8,7 +8,7 @@
 #   test      cargo nextest run --workspace --release (+ doc tests), or cargo test --workspace --release
 #   build     cargo build --release --workspace --all-targets   (reuses the test build: same features)
 #   compat    scripts/compat-suite.sh    (official Redis 8.0.2 stream suite against the binary)
-#   compat-cluster  the same suite through the proxy of `xraft dev` (3 nodes, 6 shards)
+#   compat-cluster  the same suite through the proxy of `xraft dev` (3 nodes, 3 shards)
 #   crash     scripts/crash-restart.sh   (kill -9 / restart durability test)
 #
 # env:

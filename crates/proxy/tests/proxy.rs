@@ -245,6 +245,64 @@ async fn streams_and_groups_through_the_proxy() {
         err.to_string().to_lowercase().contains("crossslot"),
         "{err}"
     );
+
+    eprintln!("phase: WATCH: EXEC aborts (nil) iff a watched key changed, whoever changed it");
+    let mut other = conn(&s).await;
+    let watch = |keys: &[&str]| {
+        let mut cmd = redis::cmd("WATCH");
+        for k in keys {
+            cmd.arg(*k);
+        }
+        cmd
+    };
+    let exec_xlen = |key: &str| redis::pipe().atomic().cmd("XLEN").arg(key).clone();
+    let _: () = watch(&["{w}1"]).query_async(&mut c).await.unwrap();
+    let _: String = other.xadd("{w}1", "*", &[("f", "v")]).await.unwrap();
+    let r: Value = exec_xlen("{w}1").query_async(&mut c).await.unwrap();
+    assert_eq!(r, Value::Nil, "a key changed by another client aborts EXEC");
+    let _: () = watch(&["{w}1", "{w}2"]).query_async(&mut c).await.unwrap();
+    let _: String = other.xadd("{w}3", "*", &[("f", "v")]).await.unwrap();
+    let r: (i64,) = exec_xlen("{w}1").query_async(&mut c).await.unwrap();
+    assert_eq!(
+        r,
+        (1,),
+        "an unwatched key of the same shard changing does not abort"
+    );
+    let _: () = watch(&["{w}2"]).query_async(&mut c).await.unwrap();
+    let _: i64 = other.del("{w}1").await.unwrap();
+    let r: (i64,) = exec_xlen("{w}1").query_async(&mut c).await.unwrap();
+    assert_eq!(r, (0,));
+    let _: () = watch(&["{w}1"]).query_async(&mut c).await.unwrap();
+    let _: String = c.xadd("{w}1", "*", &[("f", "v")]).await.unwrap();
+    let r: Value = exec_xlen("{w}1").query_async(&mut c).await.unwrap();
+    assert_eq!(
+        r,
+        Value::Nil,
+        "the watcher's own write aborts too, as in Redis"
+    );
+    let _: () = watch(&["{w}1"]).query_async(&mut c).await.unwrap();
+    let _: String = other.xadd("{w}1", "*", &[("f", "v")]).await.unwrap();
+    let _: () = redis::cmd("UNWATCH").query_async(&mut c).await.unwrap();
+    let r: (i64,) = exec_xlen("{w}1").query_async(&mut c).await.unwrap();
+    assert_eq!(r, (2,), "UNWATCH forgets");
+    let err = watch(&[a.as_str(), b.as_str()])
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("crossslot"),
+        "{err}"
+    );
+    let _: () = watch(&[a.as_str()]).query_async(&mut c).await.unwrap();
+    let err = watch(&[b.as_str()])
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("crossslot"),
+        "{err}"
+    );
+    let _: () = redis::cmd("UNWATCH").query_async(&mut c).await.unwrap();
     shutdown(s).await;
 }
 

@@ -40,6 +40,10 @@ pub(crate) struct Session {
     pub authenticated: bool,
     pub multi: Option<Multi>,
     pub watched: Vec<Bytes>,
+    /// Cluster mode: the shard leader's token for each of `watched` (same order), and the
+    /// shard they are in (a transaction after WATCH stays in it).
+    pub watch_tokens: Vec<Bytes>,
+    pub watch_shard: Option<u32>,
     /// A watched key was touched: EXEC answers a null array.
     pub dirty_cas: bool,
     pub no_evict: bool,
@@ -86,6 +90,8 @@ impl Session {
             authenticated,
             multi: None,
             watched: Vec::new(),
+            watch_tokens: Vec::new(),
+            watch_shard: None,
             dirty_cas: false,
             no_evict: false,
             no_touch: false,

@@ -1939,6 +1939,9 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// proxy routes them: `Some(empty)` for a keyless command, `None` for an unknown command or
 /// arguments that do not hold the keys the specs promise (the command fails wherever it runs).
 pub fn command_keys(args: &[Bytes]) -> Option<Vec<Bytes>> {
+    if let Some(keys) = streams::watch::internal_keys(args) {
+        return Some(keys);
+    }
     let spec = lookup(args).ok()?;
     if !spec.has_keys() {
         return Some(Vec::new());

@@ -123,6 +123,15 @@ enum AwaitKind {
     Exec {
         specs: Vec<&'static CommandSpec>,
         slots: Vec<Option<Reply>>,
+        /// After WATCH: the job starts with the tokens' check, and the front end's own
+        /// commands (`deferred`, by slot) run only once it passed.
+        checked: bool,
+        deferred: Vec<(usize, &'static CommandSpec, Vec<Bytes>)>,
+    },
+    /// WATCH: tokens for these keys (not yet watched) of this shard.
+    Watch {
+        keys: Vec<Bytes>,
+        shard: Option<u32>,
     },
 }
 
@@ -589,7 +598,7 @@ impl Executor {
                 .filter(|_| streams::parse(&args).is_some())
             {
                 let shard = remote.keyspace.shard_of(&args);
-                let current = s.multi.as_ref().and_then(|m| m.shard);
+                let current = s.multi.as_ref().and_then(|m| m.shard).or(s.watch_shard);
                 let checked = match shard {
                     Err(e) => Err(e),
                     Ok(Some(g)) if current.is_some_and(|c| c != g) => Err(Reply::error(
@@ -839,28 +848,94 @@ impl Executor {
 
     /// EXEC in cluster mode: the engine commands go as one transaction (one shard, one
     /// entry); the others run here now and take their places in the reply.
-    fn exec_remote(&mut self, id: u64, cmds: Vec<(&'static CommandSpec, Vec<Bytes>)>) -> Outcome {
+    /// `check` (`XRAFT.CHECKWATCH ...`, empty without WATCH) goes first in the job.
+    fn exec_remote(
+        &mut self,
+        id: u64,
+        cmds: Vec<(&'static CommandSpec, Vec<Bytes>)>,
+        check: Vec<Bytes>,
+    ) -> Outcome {
         let now_ms = wall_ms();
+        let checked = !check.is_empty();
         let mut specs = Vec::new();
         let mut slots = Vec::with_capacity(cmds.len());
         let mut commands = Vec::new();
+        let mut deferred = Vec::new();
+        if checked {
+            commands.push(check);
+        }
         for (spec, args) in cmds {
             if streams::parse(&args).is_some() {
                 specs.push(spec);
                 commands.push(args);
                 slots.push(None);
+            } else if checked {
+                deferred.push((slots.len(), spec, args));
+                slots.push(Some(Reply::NullArray));
             } else {
-                let r = match self.call(id, spec, &args, now_ms, true) {
-                    Outcome::Reply(r) => r,
-                    Outcome::Blocked | Outcome::Remote => Reply::NullArray,
-                };
-                slots.push(Some(r));
+                slots.push(Some(self.call_in_exec(id, spec, &args, now_ms)));
             }
         }
         if commands.is_empty() {
             return Outcome::Reply(Reply::Array(slots.into_iter().flatten().collect()));
         }
-        self.start_remote(id, AwaitKind::Exec { specs, slots }, commands, true);
+        let kind = AwaitKind::Exec {
+            specs,
+            slots,
+            checked,
+            deferred,
+        };
+        self.start_remote(id, kind, commands, true);
+        Outcome::Remote
+    }
+
+    fn call_in_exec(
+        &mut self,
+        id: u64,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+        now_ms: u64,
+    ) -> Reply {
+        match self.call(id, spec, args, now_ms, true) {
+            Outcome::Reply(r) => r,
+            Outcome::Blocked | Outcome::Remote => Reply::NullArray,
+        }
+    }
+
+    /// WATCH in cluster mode: the keys' shard leader hands out a token per key; EXEC's job
+    /// checks them on the leader before its commands run.
+    fn watch_remote(&mut self, id: u64, args: &[Bytes]) -> Outcome {
+        let Some(remote) = &self.remote else {
+            return Outcome::Reply(Reply::ok());
+        };
+        let Some(s) = self.sessions.get(&id) else {
+            return Outcome::Reply(Reply::ok());
+        };
+        if s.multi.is_some() {
+            return Outcome::Reply(Reply::error("ERR WATCH inside MULTI is not allowed"));
+        }
+        let mut keys: Vec<Bytes> = Vec::new();
+        for k in &args[1..] {
+            if !s.watched.contains(k) && !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+        if keys.is_empty() {
+            return Outcome::Reply(Reply::ok());
+        }
+        let mut command = Vec::with_capacity(keys.len() + 1);
+        command.push(Bytes::from_static(b"XRAFT.WATCHTOKEN"));
+        command.extend(keys.iter().cloned());
+        let shard = match remote.keyspace.shard_of(&command) {
+            Err(e) => return Outcome::Reply(e),
+            Ok(Some(g)) if s.watch_shard.is_some_and(|w| w != g) => {
+                return Outcome::Reply(Reply::error(
+                    "CROSSSLOT Keys in request don't hash to the same slot",
+                ))
+            }
+            Ok(g) => g,
+        };
+        self.start_remote(id, AwaitKind::Watch { keys, shard }, vec![command], false);
         Outcome::Remote
     }
 
@@ -893,9 +968,40 @@ impl Executor {
                     self.reply(id, &e);
                 }
             }
-            (AwaitKind::Exec { specs, slots }, RemoteResult::Replies { replies, dirty }) => {
+            (
+                AwaitKind::Exec {
+                    specs,
+                    mut slots,
+                    checked,
+                    deferred,
+                },
+                RemoteResult::Replies { replies, dirty },
+            ) => {
                 self.db.dirty += dirty;
                 let mut remote = replies.into_iter();
+                if checked {
+                    match remote.next() {
+                        Some(Reply::NullArray) => {
+                            // A watched key changed: nothing ran.
+                            self.reply(id, &Reply::NullArray);
+                            self.queue_send(id);
+                            self.resume.push_back(id);
+                            return;
+                        }
+                        Some(Reply::Error(e)) => {
+                            // Not run (or outcome unknown): EXEC's answer is the error.
+                            self.reply(id, &Reply::Error(e));
+                            self.queue_send(id);
+                            self.resume.push_back(id);
+                            return;
+                        }
+                        _ => {}
+                    }
+                    let now_ms = wall_ms();
+                    for (i, spec, args) in deferred {
+                        slots[i] = Some(self.call_in_exec(id, spec, &args, now_ms));
+                    }
+                }
                 let mut out = Vec::with_capacity(slots.len());
                 let mut spec_iter = specs.into_iter();
                 for slot in slots {
@@ -915,6 +1021,40 @@ impl Executor {
                 self.reply(id, &Reply::Array(out));
             }
             (AwaitKind::Exec { .. }, RemoteResult::Refused(e)) => {
+                self.reply(id, &e);
+            }
+            (AwaitKind::Watch { keys, shard }, RemoteResult::Replies { replies, .. }) => {
+                let tokens = match replies.into_iter().next() {
+                    Some(Reply::Array(t)) if t.len() == keys.len() => t,
+                    Some(e @ Reply::Error(_)) => {
+                        self.reply(id, &e);
+                        self.queue_send(id);
+                        self.resume.push_back(id);
+                        return;
+                    }
+                    _ => {
+                        self.reply(
+                            id,
+                            &Reply::error("ERR internal error: bad WATCH reply from the cluster"),
+                        );
+                        self.queue_send(id);
+                        self.resume.push_back(id);
+                        return;
+                    }
+                };
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    for (k, t) in keys.into_iter().zip(tokens) {
+                        if let Reply::Bulk(t) = t {
+                            s.watched.push(k);
+                            s.watch_tokens.push(t);
+                        }
+                    }
+                    s.watch_shard = s.watch_shard.or(shard);
+                }
+                self.stats.record_call("watch", usec, None);
+                self.reply(id, &Reply::ok());
+            }
+            (AwaitKind::Watch { .. }, RemoteResult::Refused(e)) => {
                 self.reply(id, &e);
             }
         }
@@ -1061,6 +1201,8 @@ impl Executor {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
+        s.watch_tokens.clear();
+        s.watch_shard = None;
         for k in std::mem::take(&mut s.watched) {
             if let Some(ids) = self.watched.get_mut(&k) {
                 ids.retain(|c| *c != id);
@@ -1116,6 +1258,7 @@ impl Executor {
                 }
                 _ => Reply::error("ERR DISCARD without MULTI"),
             },
+            b"watch" if self.remote.is_some() => return self.watch_remote(id, args),
             b"watch" => self.watch(id, args),
             b"unwatch" => {
                 self.unwatch_all(id);
@@ -1287,6 +1430,14 @@ impl Executor {
             return Outcome::Reply(Reply::error("ERR EXEC without MULTI"));
         };
         let dirty_cas = s.dirty_cas;
+        let mut check = Vec::new();
+        if !s.watch_tokens.is_empty() {
+            check.push(Bytes::from_static(b"XRAFT.CHECKWATCH"));
+            for (k, t) in s.watched.iter().zip(&s.watch_tokens) {
+                check.push(k.clone());
+                check.push(t.clone());
+            }
+        }
         self.discard_transaction(id);
         if multi.aborted {
             return Outcome::Reply(Reply::error(EXECABORT));
@@ -1295,7 +1446,7 @@ impl Executor {
             return Outcome::Reply(Reply::NullArray);
         }
         if self.remote.is_some() {
-            return self.exec_remote(id, multi.cmds);
+            return self.exec_remote(id, multi.cmds, check);
         }
         // One timestamp for the whole transaction.
         let now_ms = wall_ms();

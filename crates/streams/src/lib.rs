@@ -24,6 +24,7 @@ pub mod groups;
 pub mod id;
 pub mod keyspace;
 pub mod stream;
+pub mod watch;
 
 pub use db::{Change, Db, Value, WrongType, ERR_WRONGTYPE};
 pub use engine::{apply, execute, parse, Block, Command, Ctx, Op, Prepared};

@@ -43,8 +43,9 @@ struct ClusterArgs {
     /// Every node as `id=host:port` (its gRPC address), comma separated.
     #[arg(long, value_delimiter = ',')]
     peers: Vec<String>,
-    /// Number of Raft groups (shards).
-    #[arg(long, default_value_t = 6)]
+    /// Number of Raft groups (shards). The default, one per node of a 3-node cluster, gives
+    /// each group's leader the most work per batch on a small machine.
+    #[arg(long, default_value_t = 3)]
     groups: u32,
     /// Replicas per group.
     #[arg(long, default_value_t = 3)]
@@ -86,8 +87,9 @@ struct DevArgs {
     /// Number of nodes.
     #[arg(long, default_value_t = 3)]
     nodes: u64,
-    /// Number of Raft groups (shards).
-    #[arg(long, default_value_t = 6)]
+    /// Number of Raft groups (shards). The default, one per node of a 3-node cluster, gives
+    /// each group's leader the most work per batch on a small machine.
+    #[arg(long, default_value_t = 3)]
     groups: u32,
     /// gRPC port of node 1 (node i uses this + i - 1; 0 picks free ports).
     #[arg(long, default_value_t = 7101)]
