@@ -115,7 +115,7 @@ impl Versions {
     /// `XRAFT.CHECKWATCH`: true when every token still matches.
     pub fn check(&self, args: &[Bytes]) -> bool {
         let pairs = &args[1..];
-        pairs.len() % 2 == 0 && pairs.chunks(2).all(|p| self.token(&p[0]) == p[1])
+        pairs.len().is_multiple_of(2) && pairs.chunks(2).all(|p| self.token(&p[0]) == p[1])
     }
 }
 
