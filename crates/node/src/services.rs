@@ -15,7 +15,7 @@ use rpc::pb::raft_reply::Result as ReplyResult;
 use rpc::pb::raft_transport_server::RaftTransport;
 use rpc::pb::{
     ExecuteReply, ExecuteRequest, GroupStatus, NotLeader, RaftError as PbRaftError, RaftReply,
-    RaftRequest, StatusReply, StatusRequest, WaitReply, WaitRequest,
+    RaftRequest, ReadReply, ReadRequest, StatusReply, StatusRequest, WaitReply, WaitRequest,
 };
 use tokio::sync::broadcast::error::RecvError;
 use tonic::{Request, Response, Status};
@@ -283,6 +283,44 @@ impl Broker for BrokerService {
         }
     }
 
+    async fn read(&self, request: Request<ReadRequest>) -> Result<Response<ReadReply>, Status> {
+        let req = request.into_inner();
+        let Some(group) = self.groups.get(&req.group_id).cloned() else {
+            return Ok(Response::new(ReadReply {
+                error: format!(
+                    "node {} hosts no replica of group {}",
+                    self.node_id, req.group_id
+                ),
+                ..ReadReply::default()
+            }));
+        };
+        if req.commands.len() > MAX_COMMANDS_PER_EXECUTE {
+            return Err(Status::invalid_argument(format!(
+                "at most {MAX_COMMANDS_PER_EXECUTE} commands per call"
+            )));
+        }
+        // Idle times of XPENDING / XINFO are this node's view of now (reads change nothing).
+        let ctx = streams::Ctx {
+            now_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            node_max_entries: 0,
+        };
+        let (replies, applied_index) = group.shared.with_db(|db| {
+            let replies: Vec<resp::Reply> = req
+                .commands
+                .iter()
+                .map(|c| read_one(db, &c.args, &ctx))
+                .collect();
+            (replies, group.shared.applied_index())
+        });
+        Ok(Response::new(ReadReply {
+            replies: raft::codec::encode(&replies).into(),
+            applied_index,
+            error: String::new(),
+        }))
+    }
+
     async fn status(
         &self,
         _request: Request<StatusRequest>,
@@ -307,5 +345,19 @@ impl Broker for BrokerService {
             node_id: self.node_id,
             groups,
         }))
+    }
+}
+
+/// One command of a [`Read`](BrokerService::read) on applied state.
+fn read_one(db: &streams::Db, args: &[Bytes], ctx: &streams::Ctx) -> resp::Reply {
+    match streams::parse(args) {
+        None => resp::Reply::error("ERR unknown command"),
+        Some(Err(e)) => e,
+        Some(Ok(cmd)) => match cmd.prepare(db, ctx) {
+            streams::Prepared::Reply(r) => r,
+            streams::Prepared::Write(_) => {
+                resp::Reply::error("READONLY You can't write against a read only replica.")
+            }
+        },
     }
 }

@@ -141,7 +141,7 @@ async fn run_job(router: &Router, job: RemoteJob) -> RemoteResult {
         match classify(router, &args) {
             Route::Group(g) => pending.entry(g).or_default().push((i, args)),
             route => {
-                flush(router, &mut pending, &mut replies).await;
+                flush(router, &mut pending, &mut replies, job.readonly).await;
                 replies[i] = Some(match route {
                     Route::AllGroups => all_groups(router, &args).await,
                     Route::SplitSum(by_group) => split_sum(router, &args[0], by_group).await,
@@ -153,7 +153,7 @@ async fn run_job(router: &Router, job: RemoteJob) -> RemoteResult {
             }
         }
     }
-    flush(router, &mut pending, &mut replies).await;
+    flush(router, &mut pending, &mut replies, job.readonly).await;
     RemoteResult::Replies {
         replies: replies
             .into_iter()
@@ -166,17 +166,26 @@ async fn run_job(router: &Router, job: RemoteJob) -> RemoteResult {
 /// Sends the pending one-shard commands: one call per shard, all shards at once. Commands of
 /// one shard keep their order; commands of different shards touch different keys, so running
 /// them concurrently cannot change any reply.
+/// Runs the pending one-shard commands, one call per shard, shards concurrently. With
+/// `readonly` (the connection sent READONLY) a shard's all-read commands go to any replica.
 async fn flush(
     router: &Router,
     pending: &mut BTreeMap<u32, Vec<(usize, Vec<Bytes>)>>,
     replies: &mut [Option<Reply>],
+    readonly: bool,
 ) {
     let mut calls = Vec::with_capacity(pending.len());
     for (g, cmds) in std::mem::take(pending) {
         let (slots, cmds): (Vec<usize>, Vec<Vec<Bytes>>) = cmds.into_iter().unzip();
         let idempotent = cmds.iter().all(|c| is_readonly(c));
         let router = router.clone();
-        let call = tokio::spawn(async move { router.execute(g, cmds, idempotent).await });
+        let call = tokio::spawn(async move {
+            if readonly && idempotent {
+                router.read(g, cmds).await
+            } else {
+                router.execute(g, cmds, idempotent).await
+            }
+        });
         calls.push((slots, call));
     }
     for (slots, call) in calls {

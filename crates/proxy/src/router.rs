@@ -15,7 +15,7 @@ use placement::{ClusterMap, GroupId, NodeId};
 use resp::Reply;
 use rpc::pb::broker_client::BrokerClient;
 use rpc::pb::execute_reply::Outcome as PbOutcome;
-use rpc::pb::{Command, ExecuteRequest, WaitReply, WaitRequest};
+use rpc::pb::{Command, ExecuteRequest, ReadRequest, WaitReply, WaitRequest};
 use rpc::NodeChannels;
 use tokio::time::Instant;
 use tower::ServiceExt;
@@ -76,6 +76,8 @@ pub struct Router {
     node_max_entries: Option<u64>,
     /// Dirty-counter movement of the calls made through this router (per job).
     dirty: Arc<std::sync::atomic::AtomicU64>,
+    /// Spreads READONLY reads over the replicas.
+    next_reader: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 enum Attempt {
@@ -99,6 +101,7 @@ impl Router {
             leaders: Arc::default(),
             node_max_entries: None,
             dirty: Arc::default(),
+            next_reader: Arc::default(),
         }
     }
 
@@ -351,6 +354,62 @@ impl Router {
                         return Ok(r);
                     }
                     last = r.error;
+                }
+                Err(s) => last = s.message().to_string(),
+            }
+        }
+        Err(RouteError::NotApplied {
+            group,
+            reason: last,
+        })
+    }
+
+    /// Runs read-only `commands` on one replica of `group` (replicas taken in turn, the
+    /// next one on failure): its applied state, possibly behind the leader's.
+    pub async fn read(
+        &self,
+        group: u32,
+        commands: Vec<Vec<Bytes>>,
+    ) -> Result<Vec<Reply>, RouteError> {
+        let mut order = self.replicas(group);
+        if order.is_empty() {
+            return Err(RouteError::NotApplied {
+                group,
+                reason: "no such shard".into(),
+            });
+        }
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let len = order.len();
+        order.rotate_left(start % len);
+        let n = commands.len();
+        let commands: Vec<Command> = commands.into_iter().map(|args| Command { args }).collect();
+        let mut last = String::from("no replica");
+        for node in order {
+            let mut client = match self.client(node).await {
+                Ok(c) => c,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            let mut req = tonic::Request::new(ReadRequest {
+                group_id: group,
+                commands: commands.clone(),
+            });
+            req.set_timeout(CALL_TIMEOUT);
+            match client.read(req).await {
+                Ok(r) => {
+                    let r = r.into_inner();
+                    if !r.error.is_empty() {
+                        last = r.error;
+                        continue;
+                    }
+                    match raft::codec::decode::<Vec<Reply>>(&r.replies) {
+                        Ok(replies) if replies.len() == n => return Ok(replies),
+                        _ => last = format!("node {node} sent a bad read reply"),
+                    }
                 }
                 Err(s) => last = s.message().to_string(),
             }

@@ -303,6 +303,44 @@ async fn streams_and_groups_through_the_proxy() {
         "{err}"
     );
     let _: () = redis::cmd("UNWATCH").query_async(&mut c).await.unwrap();
+
+    eprintln!(
+        "phase: READONLY reads come from any replica (eventually current), writes still work"
+    );
+    let mut ro = conn(&s).await;
+    let _: () = redis::cmd("READONLY").query_async(&mut ro).await.unwrap();
+    for i in 0..20 {
+        let _: String = ro.xadd("{ro}s", "*", &[("i", i)]).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        // Several reads, spread over the replicas: each sees a committed prefix.
+        let n: i64 = ro.xlen("{ro}s").await.unwrap();
+        assert!((0..=20).contains(&n), "{n}");
+        seen.push(n);
+        if seen.len() >= 6 && seen[seen.len() - 6..].iter().all(|n| *n == 20) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replicas never caught up: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r: Value = redis::cmd("XRANGE")
+        .arg("{ro}s")
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut ro)
+        .await
+        .unwrap();
+    assert!(matches!(r, Value::Array(ref a) if a.len() == 1), "{r:?}");
+    let _: () = redis::cmd("READWRITE").query_async(&mut ro).await.unwrap();
+    let n: i64 = ro.xlen("{ro}s").await.unwrap();
+    assert_eq!(n, 20);
     shutdown(s).await;
 }
 

@@ -44,6 +44,8 @@ pub(crate) struct Session {
     /// shard they are in (a transaction after WATCH stays in it).
     pub watch_tokens: Vec<Bytes>,
     pub watch_shard: Option<u32>,
+    /// Cluster mode: READONLY was sent (reads may be served by followers, possibly stale).
+    pub readonly: bool,
     /// A watched key was touched: EXEC answers a null array.
     pub dirty_cas: bool,
     pub no_evict: bool,
@@ -92,6 +94,7 @@ impl Session {
             watched: Vec::new(),
             watch_tokens: Vec::new(),
             watch_shard: None,
+            readonly: false,
             dirty_cas: false,
             no_evict: false,
             no_touch: false,

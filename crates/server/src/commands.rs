@@ -1688,6 +1688,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         docs("Closes the connection.", "1.0.0", "connection").complexity("O(1)").doc_flags(&["deprecated"]).deprecated_since("7.2.0").replaced_by("just closing the connection")),
     cmd("reset", 1, &["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], (0, 0, 0), &["@fast", "@connection"],
         docs("Resets the connection.", "6.2.0", "connection").complexity("O(1)")),
+    cmd("readonly", 1, &["loading", "stale", "fast"], (0, 0, 0), &["@fast", "@connection"],
+        docs("Enables read-only queries for a connection to a Redis Cluster replica node.", "3.0.0", "cluster").complexity("O(1)")),
+    cmd("readwrite", 1, &["loading", "stale", "fast"], (0, 0, 0), &["@fast", "@connection"],
+        docs("Enables read-write queries for a connection to a Reids Cluster replica node.", "3.0.0", "cluster").complexity("O(1)")),
     cmd("select", 2, &["loading", "stale", "fast"], (0, 0, 0), &["@fast", "@connection"],
         docs("Changes the selected database.", "1.0.0", "connection").complexity("O(1)")
             .args(&[

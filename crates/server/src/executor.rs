@@ -807,9 +807,11 @@ impl Executor {
         let waiting = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (cancel, cancel_rx) = tokio::sync::watch::channel(false);
         let (unblock_with_error, unblock_rx) = tokio::sync::watch::channel(false);
+        let readonly = self.sessions.get(&id).is_some_and(|s| s.readonly);
         let job = crate::remote::RemoteJob {
             commands,
             transaction,
+            readonly,
             node_max_entries: self.config.stream_node_max_entries,
             waiting: Arc::clone(&waiting),
             cancel: cancel_rx,
@@ -1258,6 +1260,16 @@ impl Executor {
                 }
                 _ => Reply::error("ERR DISCARD without MULTI"),
             },
+            b"readonly" | b"readwrite" => {
+                if self.remote.is_none() {
+                    Reply::error("ERR This instance has cluster support disabled")
+                } else {
+                    if let Some(s) = self.sessions.get_mut(&id) {
+                        s.readonly = name == b"readonly";
+                    }
+                    Reply::ok()
+                }
+            }
             b"watch" if self.remote.is_some() => return self.watch_remote(id, args),
             b"watch" => self.watch(id, args),
             b"unwatch" => {
@@ -1407,6 +1419,7 @@ impl Executor {
             s.name = None;
             s.no_evict = false;
             s.no_touch = false;
+            s.readonly = false;
         }
         Reply::simple("RESET")
     }

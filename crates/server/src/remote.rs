@@ -19,6 +19,10 @@ pub struct RemoteJob {
     pub commands: Vec<Vec<Bytes>>,
     /// MULTI/EXEC: all or nothing, in one shard.
     pub transaction: bool,
+    /// The connection sent READONLY: read-only commands may be served by any replica of
+    /// their shard from its applied state (possibly behind the leader), as Redis Cluster
+    /// replicas serve READONLY connections.
+    pub readonly: bool,
     /// `stream-node-max-entries` of this front end, resolved into the job's XADDs.
     pub node_max_entries: u64,
     /// Turns true when the client is gone or unblocked (CLIENT UNBLOCK): a blocking command

@@ -240,6 +240,17 @@ async fn connection_commands() {
         "-ERR value is not an integer or out of range\r\n",
     )
     .await;
+    // Redis without cluster mode; the proxy accepts them (crates/proxy/tests).
+    c.expect(
+        "READONLY",
+        "-ERR This instance has cluster support disabled\r\n",
+    )
+    .await;
+    c.expect(
+        "READWRITE",
+        "-ERR This instance has cluster support disabled\r\n",
+    )
+    .await;
     c.expect("PING hi", "$2\r\nhi\r\n").await;
     c.expect("ECHO x", "$1\r\nx\r\n").await;
     c.expect("CLIENT SETNAME worker-1", "+OK\r\n").await;
