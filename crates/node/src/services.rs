@@ -323,14 +323,23 @@ impl Broker for BrokerService {
 
     async fn status(
         &self,
-        _request: Request<StatusRequest>,
+        request: Request<StatusRequest>,
     ) -> Result<Response<StatusReply>, Status> {
+        let with_digest = request.into_inner().with_digest;
         let groups = self
             .groups
             .values()
             .map(|g| {
                 let m = g.raft.metrics().borrow().clone();
+                let (digest_index, state_digest) = if with_digest {
+                    let (i, d) = g.shared.state_digest();
+                    (i, Some(d))
+                } else {
+                    (0, None)
+                };
                 GroupStatus {
+                    state_digest,
+                    digest_index,
                     group_id: g.group_id,
                     role: role(m.state).to_string(),
                     leader_id: m.current_leader,

@@ -130,6 +130,16 @@ impl GroupShared {
         f(&self.lock().db)
     }
 
+    /// The applied index and a CRC64 of the encoded state at it (replicas at the same index
+    /// must agree). Encodes the whole state: for tests and tools.
+    pub fn state_digest(&self) -> (u64, u64) {
+        let inner = self.lock();
+        let mut buf = Vec::new();
+        streams::codec::encode_db(&inner.db, &mut buf);
+        let index = inner.last_applied.map_or(0, |l| l.index);
+        (index, crc64::crc64(0, &buf))
+    }
+
     /// Index of the last applied entry (0 before any).
     pub fn applied_index(&self) -> u64 {
         *self.applied_tx.borrow()

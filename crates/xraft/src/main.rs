@@ -1,6 +1,6 @@
 //! The `xraft` binary: `xraft server` (the single-node broker), `xraft dev` (a local cluster
 //! of nodes plus the proxy in one process), `xraft node` and `xraft proxy` (one cluster node,
-//! one proxy, as separate processes).
+//! one proxy, as separate processes), `xraft ctl` (status, health, leaders).
 //!
 //! A cluster is described by the same three settings on every node and proxy: `--peers`
 //! (`id=host:port` of every node's gRPC address), `--groups` and `--replication`. The cluster
@@ -9,6 +9,8 @@
 //!
 //! Configuration precedence (lowest first): built-in defaults, `--config FILE` (redis.conf
 //! style), `XRAFT_<NAME>` environment variables, then command-line flags.
+
+mod ctl;
 
 use std::path::PathBuf;
 
@@ -36,6 +38,8 @@ enum Command {
     Node(NodeArgs),
     /// Run a RESP proxy in front of a cluster.
     Proxy(ProxyArgs),
+    /// Inspect a cluster: status, health, leaders.
+    Ctl(ctl::CtlArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -164,6 +168,14 @@ fn main() -> anyhow::Result<()> {
         Command::Dev(args) => run_dev(args),
         Command::Node(args) => run_node(args),
         Command::Proxy(args) => run_proxy(args),
+        Command::Ctl(args) => {
+            let code = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the tokio runtime")?
+                .block_on(ctl::run(args))?;
+            std::process::exit(code)
+        }
     }
 }
 
