@@ -10,6 +10,9 @@
 #   compat    scripts/compat-suite.sh    (official Redis 8.0.2 stream suite against the binary)
 #   compat-cluster  the same suite through the proxy of `xraft dev` (3 nodes, 3 shards)
 #   crash     scripts/crash-restart.sh   (kill -9 / restart durability test)
+#   crash-cluster  scripts/cluster_crash.py (3 node processes + proxy via scripts/cluster.sh:
+#             kill -9 a group's leader under load and restart it, kill -9 all and restart;
+#             nothing acknowledged lost, replicas' state digests agree; prints failover time)
 #
 # env:
 #   XRAFT_SKIP_LINT=1     skip fmt and clippy
@@ -182,5 +185,12 @@ elif [ "$build_failed" = 1 ]; then
   skip crash "build failed"
 else
   phase crash scripts/crash-restart.sh
+fi
+if [ "${XRAFT_SKIP_CRASH:-0}" = 1 ]; then
+  skip crash-cluster XRAFT_SKIP_CRASH=1
+elif [ "$build_failed" = 1 ]; then
+  skip crash-cluster "build failed"
+else
+  phase crash-cluster python3 scripts/cluster_crash.py
 fi
 [ "$failed" -eq 0 ]

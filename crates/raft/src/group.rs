@@ -40,8 +40,10 @@ impl Default for RaftSettings {
     fn default() -> RaftSettings {
         RaftSettings {
             heartbeat_interval_ms: 100,
-            election_timeout_min_ms: 700,
-            election_timeout_max_ms: 1400,
+            // openraft 0.9 waits election_timeout_max (the leader lease) PLUS a random
+            // timeout in [min, max] after the last heartbeat: 1.2-1.6 s here.
+            election_timeout_min_ms: 400,
+            election_timeout_max_ms: 800,
             snapshot_logs_since_last: 20_000,
             max_in_snapshot_log_to_keep: 5_000,
             max_payload_entries: 256,

@@ -7,6 +7,7 @@
 //! - `health`: exit 0 when every node of `--peers` answers and each of its groups knows a
 //!   leader; exit 1 with the reason otherwise (the container health check).
 //! - `leader --group G`: the id and address of the group's leader as the nodes report it.
+//! - `group-of KEY`: the group a key belongs to.
 
 use std::time::Duration;
 
@@ -43,6 +44,15 @@ pub enum CtlAction {
     Leader {
         #[arg(long)]
         group: u32,
+    },
+    /// The group (shard) a key belongs to, from the cluster map `--peers`, `--groups` and
+    /// `--replication` describe (computed locally, as every node and proxy computes it).
+    GroupOf {
+        key: String,
+        #[arg(long, default_value_t = 3)]
+        groups: u32,
+        #[arg(long, default_value_t = 3)]
+        replication: usize,
     },
 }
 
@@ -83,6 +93,28 @@ async fn status_of(peer: &Peer, digest: bool, timeout: Duration) -> anyhow::Resu
 /// Runs `xraft ctl`; the process exit code is the result's.
 pub async fn run(args: CtlArgs) -> anyhow::Result<i32> {
     let peers = parse_peers(&args.peers)?;
+    if let CtlAction::GroupOf {
+        key,
+        groups,
+        replication,
+    } = &args.action
+    {
+        let nodes = peers
+            .iter()
+            .map(|p| {
+                (
+                    placement::NodeId(p.id),
+                    placement::NodeInfo {
+                        addr: p.addr.clone(),
+                    },
+                )
+            })
+            .collect();
+        let map = placement::ClusterMap::plan(nodes, *groups, *replication)
+            .context("planning the cluster")?;
+        println!("{}", map.group_of_key(key.as_bytes()));
+        return Ok(0);
+    }
     let timeout = Duration::from_millis(args.timeout_ms);
     let digest = matches!(args.action, CtlAction::Status { digest: true, .. });
     let mut replies = Vec::with_capacity(peers.len());
@@ -156,6 +188,7 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<i32> {
                 None => bail!("no node reports a leader for group {group}"),
             }
         }
+        CtlAction::GroupOf { .. } => unreachable!("answered above"),
     }
 }
 
