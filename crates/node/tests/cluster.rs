@@ -467,15 +467,20 @@ async fn isolated_follower_catches_up_by_snapshot() {
             other => panic!("{other:?}"),
         }
     }
-    let purged = c.nodes[leader]
+    // Snapshots are built and the log purged in the background, after the writes.
+    let mut metrics = c.nodes[leader]
         .as_ref()
         .unwrap()
         .group(0)
         .unwrap()
         .raft
-        .metrics()
-        .borrow()
-        .purged;
+        .metrics();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(20),
+        metrics.wait_for(|m| m.purged.is_some()),
+    )
+    .await;
+    let purged = metrics.borrow().purged;
     eprintln!("leader purged up to {purged:?}");
     assert!(purged.is_some(), "the leader purged its log");
     eprintln!("phase: healing");
