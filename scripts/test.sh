@@ -13,11 +13,14 @@
 #   crash-cluster  scripts/cluster_crash.py (3 node processes + proxy via scripts/cluster.sh:
 #             kill -9 a group's leader under load and restart it, kill -9 all and restart;
 #             nothing acknowledged lost, replicas' state digests agree; prints failover time)
+#   compose-smoke  deploy/smoke.sh (image FROM scratch, docker-compose cluster, redis-cli and
+#             redis-py flows, docker kill of a shard leader under writes; skipped without Docker)
 #
 # env:
 #   XRAFT_SKIP_LINT=1     skip fmt and clippy
 #   XRAFT_SKIP_SUITE=1    skip the compat suite
-#   XRAFT_SKIP_CRASH=1    skip the crash/restart test
+#   XRAFT_SKIP_CRASH=1    skip the crash/restart tests
+#   XRAFT_SKIP_DOCKER=1   skip the docker-compose smoke test
 #   XRAFT_SKIP_CARGO=1    skip fmt, clippy, unit tests and the build (test an existing binary;
 #                         XRAFT_BIN=path picks it)
 #   XRAFT_TEST_RUNNER=cargo|nextest   force the unit-test runner (default: nextest if installed)
@@ -192,5 +195,14 @@ elif [ "$build_failed" = 1 ]; then
   skip crash-cluster "build failed"
 else
   phase crash-cluster python3 scripts/cluster_crash.py
+fi
+if [ "${XRAFT_SKIP_DOCKER:-0}" = 1 ]; then
+  skip compose-smoke XRAFT_SKIP_DOCKER=1
+elif [ "$build_failed" = 1 ]; then
+  skip compose-smoke "build failed"
+elif ! docker info >/dev/null 2>&1 || ! command -v docker-compose >/dev/null 2>&1; then
+  skip compose-smoke "no Docker Engine / docker-compose here"
+else
+  phase compose-smoke deploy/smoke.sh
 fi
 [ "$failed" -eq 0 ]

@@ -8,6 +8,10 @@
 //!   leader; exit 1 with the reason otherwise (the container health check).
 //! - `leader --group G`: the id and address of the group's leader as the nodes report it.
 //! - `group-of KEY`: the group a key belongs to.
+//! - `ping --addr HOST:PORT`: exit 0 when a proxy answers PING (its container health check).
+//!
+//! `--peers` may come from `XRAFT_PEERS`, `health --node` from `XRAFT_NODE_ID` (as in the
+//! node containers' environment).
 
 use std::time::Duration;
 
@@ -18,7 +22,7 @@ use rpc::pb::{StatusReply, StatusRequest};
 #[derive(clap::Args, Debug)]
 pub struct CtlArgs {
     /// Nodes to ask, as `id=host:port` (the nodes' gRPC addresses), comma separated.
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',', env = "XRAFT_PEERS")]
     pub peers: Vec<String>,
     /// Per-node deadline in milliseconds.
     #[arg(long, default_value_t = 2000)]
@@ -39,7 +43,16 @@ pub enum CtlAction {
         json: bool,
     },
     /// Exit 0 when every node answers and each of its groups has a leader.
-    Health,
+    Health {
+        /// Only this node of --peers (a container's own health check).
+        #[arg(long, env = "XRAFT_NODE_ID")]
+        node: Option<u64>,
+    },
+    /// Exit 0 when the RESP server at ADDR (a proxy) answers PING with PONG.
+    Ping {
+        #[arg(long, default_value = "127.0.0.1:6379")]
+        addr: String,
+    },
     /// The leader of a group.
     Leader {
         #[arg(long)]
@@ -92,7 +105,15 @@ async fn status_of(peer: &Peer, digest: bool, timeout: Duration) -> anyhow::Resu
 
 /// Runs `xraft ctl`; the process exit code is the result's.
 pub async fn run(args: CtlArgs) -> anyhow::Result<i32> {
-    let peers = parse_peers(&args.peers)?;
+    if let CtlAction::Ping { addr } = &args.action {
+        return ping(addr, Duration::from_millis(args.timeout_ms)).await;
+    }
+    let mut peers = parse_peers(&args.peers)?;
+    anyhow::ensure!(!peers.is_empty(), "--peers (or XRAFT_PEERS) is required");
+    if let CtlAction::Health { node: Some(n) } = &args.action {
+        peers.retain(|p| p.id == *n);
+        anyhow::ensure!(!peers.is_empty(), "node {n} is not in --peers");
+    }
     if let CtlAction::GroupOf {
         key,
         groups,
@@ -136,7 +157,7 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<i32> {
                 1
             })
         }
-        CtlAction::Health => {
+        CtlAction::Health { .. } => {
             let mut problems = Vec::new();
             for (p, r) in peers.iter().zip(&replies) {
                 match r {
@@ -188,7 +209,47 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<i32> {
                 None => bail!("no node reports a leader for group {group}"),
             }
         }
-        CtlAction::GroupOf { .. } => unreachable!("answered above"),
+        CtlAction::GroupOf { .. } | CtlAction::Ping { .. } => unreachable!("answered above"),
+    }
+}
+
+/// RESP `PING` → `+PONG`.
+async fn ping(addr: &str, timeout: Duration) -> anyhow::Result<i32> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let attempt = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(b"*1\r\n$4\r\nPING\r\n").await?;
+        let mut buf = [0u8; 64];
+        let mut got = Vec::new();
+        while !got.ends_with(b"\r\n") {
+            let n = s.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        Ok::<Vec<u8>, std::io::Error>(got)
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(Ok(r)) if r == b"+PONG\r\n" => {
+            println!("PONG from {addr}");
+            Ok(0)
+        }
+        Ok(Ok(r)) => {
+            println!(
+                "unexpected reply from {addr}: {}",
+                String::from_utf8_lossy(&r).trim_end()
+            );
+            Ok(1)
+        }
+        Ok(Err(e)) => {
+            println!("{addr}: {e}");
+            Ok(1)
+        }
+        Err(_) => {
+            println!("{addr}: no reply within {timeout:?}");
+            Ok(1)
+        }
     }
 }
 

@@ -45,14 +45,14 @@ enum Command {
 #[derive(clap::Args, Debug, Clone)]
 struct ClusterArgs {
     /// Every node as `id=host:port` (its gRPC address), comma separated.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', env = "XRAFT_PEERS")]
     peers: Vec<String>,
     /// Number of Raft groups (shards). The default, one per node of a 3-node cluster, gives
     /// each group's leader the most work per batch on a small machine.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, env = "XRAFT_GROUPS")]
     groups: u32,
     /// Replicas per group.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, env = "XRAFT_REPLICATION")]
     replication: usize,
 }
 
@@ -106,10 +106,10 @@ struct DevArgs {
 #[derive(clap::Args, Debug)]
 struct NodeArgs {
     /// This node's id (one of --peers).
-    #[arg(long)]
+    #[arg(long, env = "XRAFT_NODE_ID")]
     id: u64,
     /// Data directory.
-    #[arg(long, default_value = "xraft-node-data")]
+    #[arg(long, default_value = "xraft-node-data", env = "XRAFT_DIR")]
     dir: PathBuf,
     #[command(flatten)]
     cluster: ClusterArgs,
@@ -118,10 +118,10 @@ struct NodeArgs {
 #[derive(clap::Args, Debug)]
 struct ProxyArgs {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1", env = "XRAFT_BIND")]
     bind: String,
     /// RESP port.
-    #[arg(long, default_value_t = 6379)]
+    #[arg(long, default_value_t = 6379, env = "XRAFT_PORT")]
     port: u16,
     /// redis.conf-style configuration file for the front end.
     #[arg(long = "config")]
@@ -284,6 +284,9 @@ fn run_dev(args: DevArgs) -> anyhow::Result<()> {
     })
 }
 
+/// How long `xraft node` waits for a clean shutdown after SIGTERM / SIGINT.
+const NODE_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let map = args.cluster.map()?;
     let config = server::Config::default();
@@ -302,7 +305,16 @@ fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         tracing::info!(node = args.id, addr = %node.addr, "node ready");
         wait_for_signal().await?;
         tracing::info!("shutdown requested");
-        node.shutdown().await;
+        // Raft stops (its log is flushed on every append), the state machine's sled
+        // database is flushed as it closes; bounded so that a stuck peer cannot hold us.
+        if tokio::time::timeout(NODE_SHUTDOWN_TIMEOUT, node.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown took longer than {NODE_SHUTDOWN_TIMEOUT:?}: exiting");
+        } else {
+            tracing::info!("node stopped cleanly");
+        }
         Ok::<(), anyhow::Error>(())
     })
 }
