@@ -3,7 +3,9 @@
 # 3 nodes + proxy from nothing, runs a client flow with redis-cli and a task-queue flow with
 # redis-py through the proxy, `docker kill`s the node leading one shard while a producer writes
 # to that shard, checks that writes continue, restarts the node, checks that every acknowledged
-# entry is readable, and tears everything down (volumes included), also on failure.
+# entry is readable; then stops (SIGTERM) another shard leader the same way and checks that it
+# handed its leadership off and that the producer saw no error; and tears everything down
+# (volumes included), also on failure.
 # usage: deploy/smoke.sh     env: XRAFT_SMOKE_TIMEOUT (s, default 180) per wait
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -99,6 +101,32 @@ log "n$leader restarted and healthy"
 python3 deploy/smoke_flow.py verify --port "$XRAFT_PROXY_PORT" --key "$key" --acked "$work/acked" \
   --after "$killed_at"
 ctl status
+
+banner "smoke: docker-compose stop (SIGTERM) the leader of a shard while a producer writes to it"
+key=smoke:graceful
+group=$(ctl group-of "$key")
+leader=$(ctl leader --group "$group" | cut -d' ' -f1)
+log "$key is in shard $group, led by node $leader"
+python3 deploy/smoke_flow.py produce --port "$XRAFT_PROXY_PORT" --key "$key" --seconds 8 \
+  --out "$work/acked-graceful" &
+producer=$!
+sleep 2
+stopped_at=$(date +%s.%N)
+t_stop=$(date +%s%N)
+dc stop "n$leader" >/dev/null
+log "n$leader stopped in $(( ($(date +%s%N) - t_stop) / 1000000 )) ms; its log ends with:"
+dc logs --no-color --tail=3 "n$leader" | sed 's/^/    /' | cut -c1-160
+dc logs --no-color "n$leader" | grep -q "leadership handed off" || die "n$leader did not hand off its leadership"
+new_leader=$(ctl leader --group "$group" | cut -d' ' -f1 || true)
+[ -n "$new_leader" ] && [ "$new_leader" != "$leader" ] || die "no new leader for shard $group"
+log "shard $group now led by node $new_leader"
+dc start "n$leader" >/dev/null
+wait "$producer"
+wait_healthy "n$leader"
+# A graceful stop refuses writes only as "not applied" while handing off: the proxy retries
+# them on the new leader, so the client sees no error at all.
+python3 deploy/smoke_flow.py verify --port "$XRAFT_PROXY_PORT" --key "$key" \
+  --acked "$work/acked-graceful" --after "$stopped_at" --max-errors 0
 
 banner "smoke: down -v"
 dc down -v --remove-orphans >/dev/null

@@ -73,14 +73,16 @@ def produce(r, key, seconds, out):
     print(f"producer: {n} XADDs sent, {errors} errors")
 
 
-def verify(r, key, acked_path, after):
+def verify(r, key, acked_path, after, max_errors):
     acked = []
     late = 0
+    errors = 0
     for line in open(acked_path):
         t, rest = line.split(" ", 1)
         rest = rest.strip()
         if rest.startswith("ERR"):
             print(f"error reply at {t}: {rest[4:]}")
+            errors += 1
             continue
         acked.append(rest)
         if float(t) > after:
@@ -89,13 +91,16 @@ def verify(r, key, acked_path, after):
     present = [e[0] for e in entries]
     missing = [i for i in acked if i not in set(present)]
     dup = len(present) - len(set(present))
-    print(f"verify: {len(acked)} acknowledged XADDs, {late} acknowledged after the kill, "
+    print(f"verify: {len(acked)} acknowledged XADDs, {late} acknowledged after the fault, "
           f"{len(present)} entries in {key}, {len(missing)} missing, {dup} duplicated")
     if missing:
         print("missing:", missing[:20])
     ok = not missing and dup == 0 and late > 0
     if late == 0:
-        print("no write was acknowledged after the kill: writes did not continue")
+        print("no write was acknowledged after the fault: writes did not continue")
+    if 0 <= max_errors < errors:
+        print(f"{errors} error replies (at most {max_errors} allowed)")
+        ok = False
     return ok
 
 
@@ -108,6 +113,8 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--acked")
     ap.add_argument("--after", type=float, default=0)
+    ap.add_argument("--max-errors", type=int, default=-1,
+                    help="verify: fail if more error replies than this (-1: any number)")
     a = ap.parse_args()
     r = redis.Redis(host="127.0.0.1", port=a.port, decode_responses=True, socket_timeout=30)
     if a.mode == "flow":
@@ -116,7 +123,7 @@ def main():
     if a.mode == "produce":
         produce(r, a.key, a.seconds, a.out)
         return 0
-    return 0 if verify(r, a.key, a.acked, a.after) else 1
+    return 0 if verify(r, a.key, a.acked, a.after, a.max_errors) else 1
 
 
 if __name__ == "__main__":

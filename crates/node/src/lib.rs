@@ -78,6 +78,10 @@ pub struct Node {
     pub addr: SocketAddr,
     pub groups: Groups,
     pub faults: Arc<Faults>,
+    map: ClusterMap,
+    /// openraft's leader lease: followers refuse votes this long after a leader's last
+    /// message (its `election_timeout_max`).
+    lease: std::time::Duration,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
@@ -225,6 +229,8 @@ impl Node {
             addr,
             groups,
             faults,
+            map: cfg.cluster.clone(),
+            lease: std::time::Duration::from_millis(cfg.raft.election_timeout_max_ms),
             stop: Some(stop_tx),
             server: Some(server),
         })
@@ -236,6 +242,79 @@ impl Node {
 
     /// Stops the server and every replica. Acknowledged writes are already durable, so this
     /// is safe at any point.
+    /// Hands the leadership of every group this node leads to a follower before it stops
+    /// (openraft 0.9 has no transfer): refuse new writes (not applied: clients retry on the
+    /// new leader), stop heartbeats, wait out the followers' leader lease, ask the most
+    /// up-to-date follower to start an election, and wait until someone else leads (at most
+    /// `timeout` in all). Returns how many groups changed leader.
+    pub async fn hand_off_leadership(&self, timeout: std::time::Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let led: Vec<&Arc<GroupReplica>> = self
+            .groups
+            .values()
+            .filter(|g| {
+                let m = g.raft.metrics().borrow().clone();
+                m.state == openraft::ServerState::Leader && m.current_leader == Some(self.node_id)
+            })
+            .collect();
+        if led.is_empty() {
+            return 0;
+        }
+        for g in &led {
+            g.batcher.set_draining(true);
+            g.raft.runtime_config().heartbeat(false);
+        }
+        // Batches already submitted finish replicating; then no message renews the lease.
+        tokio::time::sleep(self.lease + std::time::Duration::from_millis(100)).await;
+        let mut moved = 0;
+        for g in &led {
+            let m = g.raft.metrics().borrow().clone();
+            let successor = m.replication.as_ref().and_then(|r| {
+                r.iter()
+                    .filter(|(n, _)| **n != self.node_id)
+                    .max_by_key(|(_, matched)| matched.map_or(0, |l| l.index))
+                    .map(|(n, _)| *n)
+            });
+            let Some(successor) = successor else { continue };
+            let Some(addr) = self.map.node(NodeId(successor)).map(|i| i.addr.clone()) else {
+                continue;
+            };
+            let asked = async {
+                let channel = rpc::channels::endpoint(&addr).ok()?.connect().await.ok()?;
+                let reply = rpc::pb::broker_client::BrokerClient::new(channel)
+                    .elect(rpc::pb::ElectRequest {
+                        group_id: g.group_id,
+                    })
+                    .await
+                    .ok()?;
+                Some(reply.into_inner().error)
+            };
+            match tokio::time::timeout_at(deadline, asked).await {
+                Ok(Some(e)) if e.is_empty() => {}
+                other => {
+                    tracing::warn!(
+                        group = g.group_id,
+                        successor,
+                        ?other,
+                        "hand-off: election not started"
+                    );
+                    continue;
+                }
+            }
+            let mut metrics = g.raft.metrics();
+            let gone = tokio::time::timeout_at(
+                deadline,
+                metrics.wait_for(|m| m.current_leader.is_some_and(|l| l != self.node_id)),
+            )
+            .await;
+            if matches!(gone, Ok(Ok(_))) {
+                moved += 1;
+                tracing::info!(group = g.group_id, successor, "leadership handed off");
+            }
+        }
+        moved
+    }
+
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

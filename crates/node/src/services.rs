@@ -14,8 +14,9 @@ use rpc::pb::raft_error::Kind;
 use rpc::pb::raft_reply::Result as ReplyResult;
 use rpc::pb::raft_transport_server::RaftTransport;
 use rpc::pb::{
-    ExecuteReply, ExecuteRequest, GroupStatus, NotLeader, RaftError as PbRaftError, RaftReply,
-    RaftRequest, ReadReply, ReadRequest, StatusReply, StatusRequest, WaitReply, WaitRequest,
+    ElectReply, ElectRequest, ExecuteReply, ExecuteRequest, GroupStatus, NotLeader,
+    RaftError as PbRaftError, RaftReply, RaftRequest, ReadReply, ReadRequest, StatusReply,
+    StatusRequest, WaitReply, WaitRequest,
 };
 use tokio::sync::broadcast::error::RecvError;
 use tonic::{Request, Response, Status};
@@ -281,6 +282,18 @@ impl Broker for BrokerService {
                 return done(&group, keys.clone(), Vec::new(), false);
             }
         }
+    }
+
+    async fn elect(&self, request: Request<ElectRequest>) -> Result<Response<ElectReply>, Status> {
+        let group_id = request.into_inner().group_id;
+        let error = match self.groups.get(&group_id) {
+            None => format!("node {} hosts no replica of group {group_id}", self.node_id),
+            Some(g) => match g.raft.trigger().elect().await {
+                Ok(()) => String::new(),
+                Err(e) => e.to_string(),
+            },
+        };
+        Ok(Response::new(ElectReply { error }))
     }
 
     async fn read(&self, request: Request<ReadRequest>) -> Result<Response<ReadReply>, Status> {

@@ -506,3 +506,41 @@ async fn isolated_follower_catches_up_by_snapshot() {
     c.converged_states().await;
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopping_leader_hands_its_leadership_to_a_follower() {
+    let c = Cluster::start(3, 1, settings()).await;
+    let client = Client::new(&c);
+    for i in 0..20 {
+        let v = i.to_string();
+        let ok = client
+            .exec(
+                "k",
+                &[&["XADD", "k", "*", "f", &v]],
+                Duration::from_secs(20),
+            )
+            .await;
+        assert!(matches!(ok, Outcome::Ok(_)), "{ok:?}");
+    }
+    let leader = c.leader_of(0).unwrap();
+    let node = c.nodes[leader].as_ref().unwrap();
+    let started = Instant::now();
+    let moved = node.hand_off_leadership(Duration::from_secs(5)).await;
+    let took = started.elapsed();
+    eprintln!(
+        "hand-off: {moved} group(s) moved in {:.2}s",
+        took.as_secs_f64()
+    );
+    assert_eq!(moved, 1);
+    let new_leader = c.leader_of(0).unwrap();
+    assert_ne!(new_leader, leader);
+    // The old leader refuses new writes (not applied); the client finds the new leader.
+    let ok = client
+        .exec("k", &[&["XLEN", "k"]], Duration::from_secs(20))
+        .await;
+    match ok {
+        Outcome::Ok(r) => assert_eq!(r[0], resp::Reply::Integer(20)),
+        other => panic!("{other:?}"),
+    }
+    c.shutdown().await;
+}

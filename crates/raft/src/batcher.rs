@@ -92,6 +92,9 @@ pub struct Job {
 #[derive(Clone)]
 pub struct BatcherHandle {
     tx: mpsc::Sender<Job>,
+    /// Set while this replica hands its leadership over: new jobs are refused (not applied)
+    /// so that no entry renews the followers' leader lease.
+    draining: Arc<AtomicBool>,
 }
 
 impl BatcherHandle {
@@ -101,6 +104,9 @@ impl BatcherHandle {
         commands: Vec<Vec<Bytes>>,
         node_max_entries: Option<u64>,
     ) -> Outcome {
+        if self.draining.load(Ordering::Acquire) {
+            return Outcome::NotLeader { leader: None };
+        }
         let (respond, rx) = oneshot::channel();
         let job = Job {
             commands,
@@ -156,7 +162,17 @@ pub fn spawn_batcher(
         copies: 0,
     };
     tokio::spawn(batcher.run());
-    BatcherHandle { tx }
+    BatcherHandle {
+        tx,
+        draining: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+impl BatcherHandle {
+    /// Refuse (`true`) or accept again (`false`) new jobs.
+    pub fn set_draining(&self, draining: bool) {
+        self.draining.store(draining, Ordering::Release);
+    }
 }
 
 /// The leader's copy of the state, ahead of the state machine by the batches in flight.
