@@ -38,7 +38,8 @@ impl std::fmt::Display for Id {
 /// One stream entry as observed: `[id, payload]`.
 pub type Entry = (String, String);
 
-/// What an operation carried or returned.
+/// What an operation carried or returned. Consumer-group operations concern the stream's one
+/// group (the workloads use one group per stream).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(untagged)]
 pub enum Value {
@@ -48,6 +49,36 @@ pub enum Value {
     Payload(String),
     /// XADD ok: the ID it was given.
     Added { id: String, payload: String },
+    /// XAUTOCLAIM ok: what it claimed for `consumer`, its next cursor, the deleted IDs.
+    AutoClaimed {
+        consumer: String,
+        next: String,
+        entries: Vec<Entry>,
+        deleted: Vec<String>,
+    },
+    /// XREADGROUP `>` ok (`claim: false`) or XCLAIM ok (`claim: true`): the entries handed
+    /// to `consumer`.
+    Delivered {
+        consumer: String,
+        claim: bool,
+        entries: Vec<Entry>,
+    },
+    /// XACK of one ID: the invocation (`count` absent) and its reply (0 or 1).
+    Ack { id: String, count: Option<u64> },
+    /// XPENDING summary ok: the group's pending count.
+    PendingCount { pending: u64 },
+    /// XINFO GROUPS ok: the group's last-delivered-id.
+    LastDelivered { last_delivered: String },
+    /// The final sweep of the group after healing (`f = final-group`): its PEL as
+    /// `[id, consumer]`, its last-delivered-id, and whether the run drained the group (every
+    /// entry consumed and acknowledged) before it.
+    FinalGroup {
+        pel: Vec<(String, String)>,
+        last_delivered: String,
+        drained: bool,
+    },
+    /// Invocation of a group operation by `consumer` (XREADGROUP, XCLAIM, XAUTOCLAIM).
+    Consumer { consumer: String },
     /// A read: the cursor it read after (`None`: from the start) and what it returned.
     Read {
         after: Option<String>,

@@ -27,12 +27,14 @@ fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("opening {}", path.display()))?;
             let history = jepsen::history::read_jsonl(BufReader::new(file))?;
             let report = jepsen::log_checker::check_log(&history);
-            for a in report.anomalies.iter().take(50) {
+            let groups = jepsen::group_checker::check_groups(&history);
+            for a in report.anomalies.iter().chain(&groups.anomalies).take(50) {
                 println!("{} {}: {}", a.kind, a.key, a.detail);
             }
+            let results = serde_json::json!({ "log": &report, "groups": &groups });
             std::fs::write(
                 run.join("results.json"),
-                serde_json::to_vec_pretty(&report)?,
+                serde_json::to_vec_pretty(&results)?,
             )?;
             println!(
                 "log: {} acknowledged, {} failed, {} unknown ({} present), {} reads, anomalies {:?}",
@@ -43,9 +45,17 @@ fn main() -> anyhow::Result<()> {
                 report.reads,
                 report.counts()
             );
-            let (passed, failed) = if report.valid() { (1, 0) } else { (0, 1) };
+            println!(
+                "groups: {} deliveries, {} claims, {} acks, {} anomalies",
+                groups.deliveries,
+                groups.claims,
+                groups.acks,
+                groups.anomalies.len()
+            );
+            let valid = report.valid() && groups.valid();
+            let (passed, failed) = if valid { (1, 0) } else { (0, 1) };
             println!("{passed} passed, {failed} failed ({})", run.display());
-            std::process::exit(if report.valid() { 0 } else { 1 });
+            std::process::exit(if valid { 0 } else { 1 });
         }
     }
 }
