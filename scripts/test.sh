@@ -13,6 +13,8 @@
 #   crash-cluster  scripts/cluster_crash.py (3 node processes + proxy via scripts/cluster.sh:
 #             kill -9 a group's leader under load and restart it, kill -9 all and restart;
 #             nothing acknowledged lost, replicas' state digests agree; prints failover time)
+#   jepsen    jepsen/ci.sh (the fault harness's CI profile: log workload under no fault,
+#             kill -9, SIGSTOP; verdict lines; each run's history checked)
 #   compose-smoke  deploy/smoke.sh (image FROM scratch, docker-compose cluster, redis-cli and
 #             redis-py flows, docker kill of a shard leader under writes; skipped without Docker)
 #
@@ -195,6 +197,13 @@ elif [ "$build_failed" = 1 ]; then
   skip crash-cluster "build failed"
 else
   phase crash-cluster python3 scripts/cluster_crash.py
+fi
+if [ "${XRAFT_SKIP_CRASH:-0}" = 1 ]; then
+  skip jepsen XRAFT_SKIP_CRASH=1
+elif [ "$build_failed" = 1 ]; then
+  skip jepsen "build failed"
+else
+  phase jepsen jepsen/ci.sh
 fi
 if [ "${XRAFT_SKIP_DOCKER:-0}" = 1 ]; then
   skip compose-smoke XRAFT_SKIP_DOCKER=1

@@ -6,6 +6,8 @@
 //! `jepsen check <run-dir>` re-checks a stored `history.jsonl`. Runners and nemeses come
 //! next (issue 5).
 
+pub mod client;
 pub mod group_checker;
 pub mod history;
 pub mod log_checker;
+pub mod run;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The CI profile of the fault harness (a phase of scripts/test.sh): the `log` workload on a
+# local 3-node cluster with no fault, with kill -9 (a shard's leader, a node, every node) and
+# with SIGSTOP of a shard's leader. Each run prints its verdict line; runs are stored under
+# jepsen/store/ (kept when a run fails). Not yet here: partitions (netns), the consumer-group
+# workload, the never-flush positive control (issue 5).
+# env: XRAFT_BIN (default target/release/xraft), JEPSEN_SEED (default: random per run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+cargo build --release -p jepsen
+bin=$(xraft_bin)
+[ -x "$bin" ] || die "xraft binary not found at $bin"
+store=${JEPSEN_STORE:-jepsen/store}
+failed=0
+for spec in none:10 kill:24 pause:18; do
+  nemesis=${spec%%:*} time=${spec##*:}
+  seed=${JEPSEN_SEED:-$((RANDOM * 32768 + RANDOM))}
+  banner "jepsen: log workload, nemesis $nemesis, ${time}s, seed $seed"
+  if ! "${XRAFT_TARGET_DIR}/release/jepsen" run --bin "$bin" --nemesis "$nemesis" --time "$time" \
+      --seed "$seed" --store "$store"; then
+    failed=1
+  else
+    rm -rf "$store/log-$nemesis-$seed"
+  fi
+done
+exit "$failed"

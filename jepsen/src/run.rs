@@ -1,0 +1,448 @@
+//! A run: start a local cluster (node processes and a proxy on 127.0.0.1), drive a workload
+//! through the proxy while a nemesis injects faults, heal, read the final state, store the
+//! history and check it.
+//!
+//! Environment `local`: processes on loopback, faults by signals (kill -9 of one node, of a
+//! shard's leader found through `xraft ctl`, of all nodes; SIGSTOP/SIGCONT). Network
+//! partitions need network namespaces (the `netns` environment, not built yet).
+
+use std::fs;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::client::{Client, Outcome, Resp};
+use crate::history::{Record, Type, Value};
+
+/// A tiny deterministic generator (xorshift64*), seeded per run and per worker.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Node processes and a proxy.
+pub struct LocalCluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    pub peers: String,
+    pub groups: u32,
+    pub proxy: SocketAddr,
+    nodes: Vec<Option<Child>>,
+    proxy_child: Option<Child>,
+}
+
+impl LocalCluster {
+    pub fn start(
+        bin: &Path,
+        dir: &Path,
+        nodes: usize,
+        groups: u32,
+    ) -> anyhow::Result<LocalCluster> {
+        fs::create_dir_all(dir)?;
+        let mut peers = Vec::new();
+        for n in 1..=nodes {
+            peers.push(format!("{n}=127.0.0.1:{}", free_port()?));
+        }
+        let proxy: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+        let mut c = LocalCluster {
+            bin: bin.to_path_buf(),
+            dir: dir.to_path_buf(),
+            peers: peers.join(","),
+            groups,
+            proxy,
+            nodes: (0..nodes).map(|_| None).collect(),
+            proxy_child: None,
+        };
+        for n in 1..=nodes {
+            c.start_node(n)?;
+        }
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("proxy.log"))?;
+        c.proxy_child = Some(
+            Command::new(&c.bin)
+                .args([
+                    "proxy",
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    &proxy.port().to_string(),
+                ])
+                .args(["--peers", &c.peers, "--groups", &groups.to_string()])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .context("starting the proxy")?,
+        );
+        c.wait_healthy(Duration::from_secs(60))?;
+        Ok(c)
+    }
+
+    fn start_node(&mut self, n: usize) -> anyhow::Result<()> {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("node{n}.log")))?;
+        let child = Command::new(&self.bin)
+            .args(["node", "--id", &n.to_string()])
+            .arg("--dir")
+            .arg(self.dir.join(format!("node{n}")))
+            .args(["--peers", &self.peers, "--groups", &self.groups.to_string()])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting node {n}"))?;
+        self.nodes[n - 1] = Some(child);
+        Ok(())
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_up(&self, n: usize) -> bool {
+        self.nodes[n - 1].is_some()
+    }
+
+    /// kill -9 (waits until it is gone).
+    pub fn kill(&mut self, n: usize) {
+        if let Some(mut c) = self.nodes[n - 1].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn signal(&self, n: usize, sig: &str) {
+        if let Some(c) = &self.nodes[n - 1] {
+            let _ = Command::new("kill")
+                .args([sig, &c.id().to_string()])
+                .status();
+        }
+    }
+
+    pub fn restart(&mut self, n: usize) -> anyhow::Result<()> {
+        if self.nodes[n - 1].is_none() {
+            self.start_node(n)?;
+        }
+        Ok(())
+    }
+
+    fn ctl(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new(&self.bin)
+            .args(["ctl", "--peers", &self.peers, "--timeout-ms", "500"])
+            .args(args)
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// The node leading `group`, as the nodes report it.
+    pub fn leader_of(&self, group: u32) -> Option<usize> {
+        self.ctl(&["leader", "--group", &group.to_string()])?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    pub fn wait_healthy(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.ctl(&["health"]).is_some() {
+                let mut c = Client::new(self.proxy, Duration::from_secs(2));
+                if let Outcome::Reply(Resp::Simple(s)) = c.call(&[b"PING"]) {
+                    if s == "PONG" {
+                        return Ok(());
+                    }
+                }
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        bail!("the cluster is not healthy after {timeout:?}")
+    }
+
+    pub fn stop(&mut self) {
+        for n in 1..=self.nodes.len() {
+            self.signal(n, "-CONT");
+            if let Some(mut c) = self.nodes[n - 1].take() {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &c.id().to_string()])
+                    .status();
+                let deadline = Instant::now() + Duration::from_secs(15);
+                while Instant::now() < deadline && c.try_wait().ok().flatten().is_none() {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        if let Some(mut p) = self.proxy_child.take() {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The history being recorded: one clock, indexes in order.
+#[derive(Clone)]
+pub struct Recorder {
+    pub start: Instant,
+    records: Arc<Mutex<Vec<Record>>>,
+    next_process: Arc<AtomicU64>,
+}
+
+impl Recorder {
+    pub fn new() -> Recorder {
+        Recorder {
+            start: Instant::now(),
+            records: Arc::default(),
+            next_process: Arc::new(AtomicU64::new(1)),
+        }
+    }
+    pub fn process(&self) -> u64 {
+        self.next_process.fetch_add(1, Ordering::Relaxed)
+    }
+    pub fn push(
+        &self,
+        process: u64,
+        kind: Type,
+        f: &str,
+        key: &str,
+        value: Value,
+        error: Option<String>,
+    ) {
+        let mut r = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let index = r.len() as u64;
+        r.push(Record {
+            index,
+            time_ns: self.start.elapsed().as_nanos() as u64,
+            process,
+            kind,
+            f: f.into(),
+            key: key.into(),
+            value,
+            node: None,
+            error,
+        });
+    }
+    pub fn take(&self) -> Vec<Record> {
+        std::mem::take(&mut *self.records.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder::new()
+    }
+}
+
+/// How an XADD's reply maps to the history.
+fn add_outcome(o: Outcome, payload: &str) -> (Type, Value, Option<String>) {
+    match o {
+        Outcome::Reply(r) => match r {
+            Resp::Bulk(Some(id)) => (
+                Type::Ok,
+                Value::Added {
+                    id: String::from_utf8_lossy(&id).into_owned(),
+                    payload: payload.into(),
+                },
+                None,
+            ),
+            // The proxy's contract: -TIMEOUT = unknown; any other error = not applied.
+            Resp::Error(e) if e.starts_with("TIMEOUT") => (Type::Info, Value::None, Some(e)),
+            Resp::Error(e) => (Type::Fail, Value::None, Some(e)),
+            other => (
+                Type::Info,
+                Value::None,
+                Some(format!("unexpected reply {other:?}")),
+            ),
+        },
+        Outcome::NotSent(e) => (Type::Fail, Value::None, Some(e)),
+        Outcome::Unknown(e) => (Type::Info, Value::None, Some(e)),
+    }
+}
+
+pub struct LogWorkload {
+    pub keys: usize,
+    pub workers: usize,
+    /// Operations per second over all workers.
+    pub rate: u64,
+    pub timeout: Duration,
+}
+
+/// Runs the `log` workload until `stop`: XADD (unique payloads) and leader reads (XRANGE).
+pub fn run_log_workers(
+    w: &LogWorkload,
+    proxy: SocketAddr,
+    rec: &Recorder,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+) -> Vec<thread::JoinHandle<()>> {
+    let pause = Duration::from_micros(1_000_000 * w.workers as u64 / w.rate.max(1));
+    (0..w.workers)
+        .map(|wid| {
+            let rec = rec.clone();
+            let stop = Arc::clone(&stop);
+            let (keys, timeout) = (w.keys as u64, w.timeout);
+            thread::spawn(move || {
+                let mut rng = Rng::new(seed ^ ((wid as u64 + 1) * 7919));
+                let mut client = Client::new(proxy, timeout);
+                let mut process = rec.process();
+                let mut counter = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let key = format!("s{}", rng.below(keys));
+                    if rng.below(5) < 4 {
+                        let payload = format!("{process}-{counter}");
+                        counter += 1;
+                        rec.push(
+                            process,
+                            Type::Invoke,
+                            "xadd",
+                            &key,
+                            Value::Payload(payload.clone()),
+                            None,
+                        );
+                        let o =
+                            client.call(&[b"XADD", key.as_bytes(), b"*", b"p", payload.as_bytes()]);
+                        let (kind, value, error) = add_outcome(o, &payload);
+                        rec.push(process, kind, "xadd", &key, value, error);
+                        if kind == Type::Info {
+                            client.reset();
+                            process = rec.process();
+                        }
+                    } else {
+                        rec.push(process, Type::Invoke, "xrange", &key, Value::None, None);
+                        match client.call(&[b"XRANGE", key.as_bytes(), b"-", b"+"]) {
+                            Outcome::Reply(r) => match r.entries() {
+                                Some(entries) => rec.push(
+                                    process,
+                                    Type::Ok,
+                                    "xrange",
+                                    &key,
+                                    Value::Read {
+                                        after: None,
+                                        entries,
+                                    },
+                                    None,
+                                ),
+                                None => rec.push(
+                                    process,
+                                    Type::Fail,
+                                    "xrange",
+                                    &key,
+                                    Value::None,
+                                    Some(format!("{r:?}")),
+                                ),
+                            },
+                            Outcome::NotSent(e) => {
+                                rec.push(process, Type::Fail, "xrange", &key, Value::None, Some(e))
+                            }
+                            Outcome::Unknown(e) => {
+                                rec.push(process, Type::Info, "xrange", &key, Value::None, Some(e));
+                                client.reset();
+                                process = rec.process();
+                            }
+                        }
+                    }
+                    thread::sleep(pause);
+                }
+            })
+        })
+        .collect()
+}
+
+/// Reads every key until two consecutive reads agree, recording the result as `final`.
+pub fn final_reads(proxy: SocketAddr, keys: usize, rec: &Recorder) -> anyhow::Result<()> {
+    let mut client = Client::new(proxy, Duration::from_secs(15));
+    let process = rec.process();
+    for k in 0..keys {
+        let key = format!("s{k}");
+        let mut last: Option<Vec<(String, String)>> = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if Instant::now() > deadline {
+                bail!("{key}: the final read never became stable");
+            }
+            if let Outcome::Reply(r) = client.call(&[b"XRANGE", key.as_bytes(), b"-", b"+"]) {
+                if let Some(e) = r.entries() {
+                    if last.as_ref() == Some(&e) {
+                        rec.push(process, Type::Invoke, "final", &key, Value::None, None);
+                        rec.push(
+                            process,
+                            Type::Ok,
+                            "final",
+                            &key,
+                            Value::Read {
+                                after: None,
+                                entries: e,
+                            },
+                            None,
+                        );
+                        break;
+                    }
+                    last = Some(e);
+                    continue;
+                }
+            }
+            client.reset();
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+    Ok(())
+}
+
+/// One line of the nemesis log, with the history clock.
+pub struct NemesisLog {
+    file: fs::File,
+    start: Instant,
+}
+
+impl NemesisLog {
+    pub fn new(path: &Path, start: Instant) -> anyhow::Result<NemesisLog> {
+        Ok(NemesisLog {
+            file: fs::File::create(path)?,
+            start,
+        })
+    }
+    pub fn say(&mut self, what: &str) {
+        let t = self.start.elapsed().as_secs_f64();
+        let _ = writeln!(self.file, "{t:.3} {what}");
+        println!("[{t:7.3}s] nemesis: {what}");
+    }
+}
