@@ -269,12 +269,28 @@ impl Node {
         let mut moved = 0;
         for g in &led {
             let m = g.raft.metrics().borrow().clone();
-            let successor = m.replication.as_ref().and_then(|r| {
-                r.iter()
-                    .filter(|(n, _)| **n != self.node_id)
-                    .max_by_key(|(_, matched)| matched.map_or(0, |l| l.index))
-                    .map(|(n, _)| *n)
-            });
+            if let Some(l) = m.current_leader.filter(|l| *l != self.node_id) {
+                // A follower's election timeout ran out first (the preferred replica's is
+                // short): the leadership has moved already.
+                moved += 1;
+                tracing::info!(group = g.group_id, successor = l, "leadership handed off");
+                continue;
+            }
+            let replicas = self
+                .map
+                .group(GroupId(g.group_id))
+                .map(|s| s.replicas.iter().map(|n| n.0).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let successor = m
+                .replication
+                .as_ref()
+                .and_then(|r| {
+                    r.iter()
+                        .filter(|(n, _)| **n != self.node_id)
+                        .max_by_key(|(_, matched)| matched.map_or(0, |l| l.index))
+                        .map(|(n, _)| *n)
+                })
+                .or_else(|| replicas.into_iter().find(|n| *n != self.node_id));
             let Some(successor) = successor else { continue };
             let Some(addr) = self.map.node(NodeId(successor)).map(|i| i.addr.clone()) else {
                 continue;
