@@ -29,6 +29,8 @@ enum Nemesis {
     Kill,
     /// SIGSTOP a shard's leader for a while, then SIGCONT.
     Pause,
+    /// kill -9 every node at once, restart them all.
+    KillAll,
 }
 
 #[derive(Subcommand)]
@@ -53,6 +55,10 @@ enum Command {
         rate: u64,
         #[arg(long, default_value_t = 4)]
         keys: usize,
+        /// The positive control: nodes never flush (acknowledged writes die with kill -9);
+        /// the checker must find lost writes.
+        #[arg(long)]
+        unsafe_never_flush: bool,
     },
     /// Re-check a stored run: reads RUN/history.jsonl, writes RUN/results.json.
     Check { run: PathBuf },
@@ -83,18 +89,34 @@ fn main() -> anyhow::Result<()> {
             workers,
             rate,
             keys,
+            unsafe_never_flush,
         } => {
             let seed = seed.unwrap_or_else(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(1, |d| d.as_nanos() as u64 % 1_000_000_007)
             });
-            let run = store.join(format!("log-{nemesis:?}-{seed}").to_lowercase());
+            let control = if unsafe_never_flush {
+                "-never-flush"
+            } else {
+                ""
+            };
+            let run = store.join(format!("log-{nemesis:?}{control}-{seed}").to_lowercase());
             let _ = std::fs::remove_dir_all(&run);
             std::fs::create_dir_all(&run)?;
-            let valid = run_once(&bin, &run, nemesis, time, seed, workers, rate, keys)?;
+            let valid = run_once(
+                &bin,
+                &run,
+                nemesis,
+                time,
+                seed,
+                workers,
+                rate,
+                keys,
+                unsafe_never_flush,
+            )?;
             println!(
-                "{} passed, {} failed (log/{nemesis:?}, seed {seed}, {})",
+                "{} passed, {} failed (log/{nemesis:?}{control}, seed {seed}, {})",
                 valid as u8,
                 !valid as u8,
                 run.display()
@@ -147,8 +169,9 @@ fn run_once(
     workers: usize,
     rate: u64,
     keys: usize,
+    never_flush: bool,
 ) -> anyhow::Result<bool> {
-    let mut cluster = LocalCluster::start(bin, &run.join("cluster"), 3, 3)?;
+    let mut cluster = LocalCluster::start(bin, &run.join("cluster"), 3, 3, never_flush)?;
     let rec = Recorder::new();
     let mut log = NemesisLog::new(&run.join("nemesis.log"), rec.start)?;
     log.say(&format!(
@@ -189,6 +212,19 @@ fn run_once(
                 }
                 log.say(&format!("restarted {victims:?}"));
                 thread::sleep(Duration::from_secs(2));
+            }
+            Nemesis::KillAll => {
+                let all: Vec<usize> = (1..=cluster.node_count()).collect();
+                log.say("kill -9 every node");
+                for v in &all {
+                    cluster.kill(*v);
+                }
+                thread::sleep(Duration::from_secs(1));
+                for v in &all {
+                    cluster.restart(*v)?;
+                }
+                log.say("restarted every node");
+                thread::sleep(Duration::from_secs(3));
             }
             Nemesis::Pause => {
                 let g = rng.below(cluster.groups as u64) as u32;

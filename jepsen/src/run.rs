@@ -54,6 +54,8 @@ pub struct LocalCluster {
     pub proxy: SocketAddr,
     nodes: Vec<Option<Child>>,
     proxy_child: Option<Child>,
+    /// Nodes run with `--unsafe-never-flush` (the positive control).
+    never_flush: bool,
 }
 
 impl LocalCluster {
@@ -62,6 +64,7 @@ impl LocalCluster {
         dir: &Path,
         nodes: usize,
         groups: u32,
+        never_flush: bool,
     ) -> anyhow::Result<LocalCluster> {
         fs::create_dir_all(dir)?;
         let mut peers = Vec::new();
@@ -77,6 +80,7 @@ impl LocalCluster {
             proxy,
             nodes: (0..nodes).map(|_| None).collect(),
             proxy_child: None,
+            never_flush,
         };
         for n in 1..=nodes {
             c.start_node(n)?;
@@ -114,6 +118,7 @@ impl LocalCluster {
             .arg("--dir")
             .arg(self.dir.join(format!("node{n}")))
             .args(["--peers", &self.peers, "--groups", &self.groups.to_string()])
+            .args(self.never_flush.then_some("--unsafe-never-flush"))
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)

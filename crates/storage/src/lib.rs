@@ -79,6 +79,6 @@ mod trees;
 pub use codec::DecodeError;
 pub use error::StorageError;
 pub use store::{
-    Store, StoreOptions, StoreStats, SyncHandle, SyncTicket, DEFAULT_CACHE_CAPACITY_BYTES,
-    FLUSH_EVERY_MS, FORMAT_VERSION,
+    set_unsafe_never_flush, Store, StoreOptions, StoreStats, SyncHandle, SyncTicket,
+    DEFAULT_CACHE_CAPACITY_BYTES, FLUSH_EVERY_MS, FORMAT_VERSION,
 };

@@ -35,6 +35,23 @@ pub struct StoreOptions {
     pub fsync: bool,
 }
 
+/// TEST ONLY (the fault harness's positive control): when set, nothing is ever flushed —
+/// no background flush, syncs return at once — and, to model that nothing ever reached the
+/// disk (sled's own buffer writes would otherwise survive a kill -9 in the page cache), a
+/// store opened again starts empty. So a restart loses acknowledged writes, which the
+/// harness's checker must then report. Set once, before any store is opened.
+static UNSAFE_NEVER_FLUSH: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// See [`UNSAFE_NEVER_FLUSH`]: makes this process's stores never durable. Test only.
+pub fn set_unsafe_never_flush(on: bool) {
+    UNSAFE_NEVER_FLUSH.store(on, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn never_flush() -> bool {
+    UNSAFE_NEVER_FLUSH.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
         StoreOptions {
@@ -101,6 +118,9 @@ impl SyncTicket {
 
     /// Blocks until every commit made before the ticket was issued is durable.
     pub fn wait(self) -> Result<(), StorageError> {
+        if never_flush() {
+            return Ok(());
+        }
         let start = Instant::now();
         self.db.flush()?;
         if let Some(disk) = &self.disk {
@@ -162,10 +182,18 @@ impl SyncHandle {
 const OPEN_LOCK_WAIT: Duration = Duration::from_secs(5);
 
 fn open_sled(dir: &Path, opts: &StoreOptions) -> Result<sled::Db, StorageError> {
+    if never_flush() && dir.exists() {
+        tracing::warn!(dir = %dir.display(), "unsafe never-flush mode: discarding what was never flushed");
+        std::fs::remove_dir_all(dir).map_err(|source| StorageError::Io {
+            op: "remove (never-flush mode)",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
     let config = sled::Config::new()
         .path(dir)
         .cache_capacity(opts.cache_capacity_bytes)
-        .flush_every_ms(Some(FLUSH_EVERY_MS));
+        .flush_every_ms((!never_flush()).then_some(FLUSH_EVERY_MS));
     let deadline = Instant::now() + OPEN_LOCK_WAIT;
     loop {
         match config.open() {

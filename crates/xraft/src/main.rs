@@ -111,6 +111,10 @@ struct NodeArgs {
     /// Data directory.
     #[arg(long, default_value = "xraft-node-data", env = "XRAFT_DIR")]
     dir: PathBuf,
+    /// TEST ONLY: never flush anything (acknowledged writes are lost on kill -9). The fault
+    /// harness's positive control, which its checker must catch.
+    #[arg(long, hide = true)]
+    unsafe_never_flush: bool,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -290,6 +294,10 @@ const NODE_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 
 fn run_node(args: NodeArgs) -> anyhow::Result<()> {
     let map = args.cluster.map()?;
+    if args.unsafe_never_flush {
+        tracing::warn!("--unsafe-never-flush: NOTHING IS DURABLE (fault-harness positive control)");
+        storage::set_unsafe_never_flush(true);
+    }
     let config = server::Config::default();
     runtime()?.block_on(async move {
         let node = node::Node::start(node::NodeConfig {
