@@ -589,6 +589,11 @@ async fn stream_read(router: &Router, args: &[Bytes], job: &RemoteJob) -> Reply 
     let mut cancel = job.cancel.clone();
     let waiting = Waiting::new(job);
     let mut first = true;
+    // Blocked XREADGROUPs on one key are served in the order they blocked (Redis's rule):
+    // after a first look, a client waits for the clients of this proxy that blocked before
+    // it; the head of the line waits for data.
+    let line = (group_read && sa.keys.len() == 1).then(|| router.block_line(&sa.keys[0]));
+    let mut place: Option<tokio::sync::OwnedMutexGuard<()>> = None;
     loop {
         let (r, applied) = match read_round(router, &sa, &ids, &groups, !group_read).await {
             Ok(x) => x,
@@ -602,6 +607,30 @@ async fn stream_read(router: &Router, args: &[Bytes], job: &RemoteJob) -> Reply 
         }
         first = false;
         waiting.set();
+        // Join the line once blocked; at the head, look again (data may have come while
+        // waiting in line) before waiting for data.
+        if place.is_none() {
+            if let Some(line) = &line {
+                let turn = std::sync::Arc::clone(line).lock_owned();
+                let got = match deadline {
+                    Some(d) => tokio::select! {
+                        g = tokio::time::timeout_at(d, turn) => g.ok(),
+                        _ = cancelled(&mut cancel) => return unblocked_reply(unblock_with_error),
+                    },
+                    None => tokio::select! {
+                        g = turn => Some(g),
+                        _ = cancelled(&mut cancel) => return unblocked_reply(unblock_with_error),
+                    },
+                };
+                match got {
+                    Some(g) => {
+                        place = Some(g);
+                        continue;
+                    }
+                    None => return Reply::NullArray,
+                }
+            }
+        }
         let Some(slice) = wait_slice(deadline) else {
             return Reply::NullArray;
         };

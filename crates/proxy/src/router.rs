@@ -78,6 +78,8 @@ pub struct Router {
     dirty: Arc<std::sync::atomic::AtomicU64>,
     /// Spreads READONLY reads over the replicas.
     next_reader: Arc<std::sync::atomic::AtomicUsize>,
+    /// Per key: the FIFO line of this proxy's clients blocked in XREADGROUP on it.
+    block_lines: Arc<std::sync::Mutex<HashMap<Bytes, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 enum Attempt {
@@ -102,7 +104,19 @@ impl Router {
             node_max_entries: None,
             dirty: Arc::default(),
             next_reader: Arc::default(),
+            block_lines: Arc::default(),
         }
+    }
+
+    /// The line of clients blocked in XREADGROUP on `key` (tokio's mutex is FIFO-fair:
+    /// whoever blocked first is served first, as Redis serves blocked clients).
+    pub fn block_line(&self, key: &Bytes) -> Arc<tokio::sync::Mutex<()>> {
+        let mut m = self.block_lines.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget lines nobody stands in any more.
+        if m.len() > 1024 {
+            m.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        Arc::clone(m.entry(key.clone()).or_default())
     }
 
     /// The dirty-counter movement of the calls made through this router so far.
