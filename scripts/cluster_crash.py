@@ -38,24 +38,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from crash_restart import (  # noqa: E402
-    Conn, ConnLost, RespError, fmt_id, parse_id, xpending_all, xrange_all, flat_map,
+    Conn, ConnLost, RespError, fmt_id, info, parse_id, phase, xpending_all, xrange_all, flat_map,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLUSTER = os.path.join(ROOT, "scripts", "cluster.sh")
 GROUP = b"g"
-
-
-def now():
-    return time.strftime("%H:%M:%S")
-
-
-def phase(msg):
-    print(f"[{now()}] == {msg}", flush=True)
-
-
-def info(msg):
-    print(f"[{now()}]    {msg}", flush=True)
 
 
 def cluster(d, *args, check=True):
