@@ -278,7 +278,7 @@ impl Default for Recorder {
 }
 
 /// How an XADD's reply maps to the history.
-fn add_outcome(o: Outcome, payload: &str) -> (Type, Value, Option<String>) {
+pub fn add_outcome(o: Outcome, payload: &str) -> (Type, Value, Option<String>) {
     match o {
         Outcome::Reply(r) => match r {
             Resp::Bulk(Some(id)) => (
