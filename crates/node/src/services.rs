@@ -314,9 +314,7 @@ impl Broker for BrokerService {
         }
         // Idle times of XPENDING / XINFO are this node's view of now (reads change nothing).
         let ctx = streams::Ctx {
-            now_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            now_ms: storage::clock::wall_clock_ms(),
             node_max_entries: 0,
         };
         let (replies, applied_index) = group.shared.with_db(|db| {

@@ -37,7 +37,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use openraft::error::ClientWriteError;
@@ -158,7 +158,7 @@ pub fn spawn_batcher(
         poisoned: Arc::new(AtomicBool::new(false)),
         inflight: Arc::new(Semaphore::new(MAX_INFLIGHT_BATCHES)),
         last_batch: None,
-        last_now_ms: 0,
+        clock: StampClock::default(),
         copies: 0,
     };
     tokio::spawn(batcher.run());
@@ -195,10 +195,27 @@ struct Batcher {
     inflight: Arc<Semaphore>,
     /// Completion of the previous batch: `Some(true)` committed, `Some(false)` failed.
     last_batch: Option<watch::Receiver<Option<bool>>>,
-    /// now_ms never goes back within a leadership (IDs are protected by the engine anyway).
-    last_now_ms: u64,
+    /// The now_ms stamped into this replica's batches.
+    clock: StampClock,
     /// Working copies taken so far (part of the WATCH tokens' epoch).
     copies: u64,
+}
+
+/// The now_ms a leader stamps into its batches: the wall clock
+/// ([`storage::clock::wall_clock_ms`]), but never going back on this replica, so a clock that
+/// jumps backward freezes the stamp until the clock catches up. (Across leaders, a new
+/// leader's clock may be behind: the engine still keeps `*` IDs increasing with
+/// `ms = max(now_ms, last.ms)`.)
+#[derive(Debug, Default)]
+struct StampClock {
+    last_now_ms: u64,
+}
+
+impl StampClock {
+    fn now_ms(&mut self) -> u64 {
+        self.last_now_ms = self.last_now_ms.max(storage::clock::wall_clock_ms());
+        self.last_now_ms
+    }
 }
 
 /// Where a command's reply comes from.
@@ -238,7 +255,25 @@ impl Batcher {
         }
     }
 
+    /// A leader no quorum has acknowledged for longer than the followers' lease plus an
+    /// election timeout may well have been replaced: it is cut off from its peers, which
+    /// openraft 0.9 does not notice by itself. It refuses new work (not applied) so that the
+    /// proxy looks for the new leader instead of waiting here for the partition to heal.
+    fn quorum_stale(&self) -> bool {
+        let cfg = self.raft.config();
+        let stale_after = cfg.election_timeout_max + cfg.election_timeout_min;
+        let ms = self.raft.metrics().borrow().millis_since_quorum_ack;
+        if ms.is_some_and(|ms| ms > stale_after) {
+            tracing::debug!(ms, "batcher: no quorum ack lately, refusing work");
+            return true;
+        }
+        false
+    }
+
     fn leader_term(&self) -> Result<u64, Outcome> {
+        if self.quorum_stale() {
+            return Err(Outcome::NotLeader { leader: None });
+        }
         let m = self.raft.metrics().borrow().clone();
         if m.state == ServerState::Leader && m.current_leader == Some(self.node_id) {
             Ok(m.current_term)
@@ -315,15 +350,6 @@ impl Batcher {
         Ok(())
     }
 
-    fn now_ms(&mut self) -> u64 {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        self.last_now_ms = self.last_now_ms.max(wall);
-        self.last_now_ms
-    }
-
     async fn round(&mut self, jobs: Vec<Job>) {
         if let Err(o) = self.ensure_working().await {
             for j in jobs {
@@ -331,7 +357,24 @@ impl Batcher {
             }
             return;
         }
-        let permit = match self.inflight.clone().acquire_owned().await {
+        // Waiting for a slot: the batches in flight may never commit (a leader cut off from
+        // its peers); these jobs are not submitted yet, so they can still be refused.
+        let acquire = self.inflight.clone().acquire_owned();
+        tokio::pin!(acquire);
+        let permit = loop {
+            tokio::select! {
+                p = &mut acquire => break p,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                    if self.quorum_stale() {
+                        for j in jobs {
+                            let _ = j.respond.send(Outcome::NotLeader { leader: None });
+                        }
+                        return;
+                    }
+                }
+            }
+        };
+        let permit = match permit {
             Ok(p) => p,
             Err(_) => {
                 for j in jobs {
@@ -343,7 +386,7 @@ impl Batcher {
             }
         };
         let ctx = Ctx {
-            now_ms: self.now_ms(),
+            now_ms: self.clock.now_ms(),
             node_max_entries: self.settings.node_max_entries.load(Ordering::Relaxed),
         };
         let working = self.working.as_mut().expect("ensured above");
@@ -567,4 +610,72 @@ fn unknown_command(args: &[Bytes]) -> Reply {
     Reply::Error(Bytes::from(format!(
         "ERR unknown command '{name}', with args beginning with: "
     )))
+}
+
+#[cfg(all(test, feature = "fault-injection"))]
+mod fault_clock_tests {
+    //! Clock jumps through the injected offset (process-wide: the only test of this binary
+    //! that sets it).
+
+    use super::*;
+    use storage::clock::{set_offset_ms, wall_clock_ms};
+
+    const HOUR_MS: i64 = 3_600_000;
+
+    /// `XADD s * f v` prepared and applied on `db` at `now_ms`, as the leader does: the ID.
+    fn xadd_auto(db: &mut Db, now_ms: u64) -> (u64, u64) {
+        let args = ["XADD", "s", "*", "f", "v"].map(|a| Bytes::from_static(a.as_bytes()));
+        let ctx = Ctx {
+            now_ms,
+            node_max_entries: 100,
+        };
+        let mut ops = Vec::new();
+        let Slot::Op(_, Reply::Bulk(id)) = prepare_one(db, &args, &ctx, &mut ops) else {
+            panic!("XADD * did not become a write with an ID");
+        };
+        let id = std::str::from_utf8(&id).expect("ID is text");
+        let (ms, seq) = id.split_once('-').expect("ID is ms-seq");
+        (ms.parse().expect("ms"), seq.parse().expect("seq"))
+    }
+
+    #[test]
+    fn stamped_now_ms_follows_forward_jumps_and_never_goes_back() {
+        set_offset_ms(0);
+        let mut clock = StampClock::default();
+        let mut db = Db::new();
+        let start_ms = clock.now_ms();
+        let first = xadd_auto(&mut db, start_ms);
+
+        // Forward one hour: the stamp (and so the next `*` ID) moves with the offset.
+        set_offset_ms(HOUR_MS);
+        let ahead_ms = clock.now_ms();
+        assert!(
+            ahead_ms >= start_ms + HOUR_MS as u64,
+            "{ahead_ms} vs {start_ms}"
+        );
+        let ahead = xadd_auto(&mut db, ahead_ms);
+        assert_eq!(ahead, (ahead_ms, 0));
+        assert!(ahead > first);
+
+        // Back two hours (one hour behind the real clock): the wall clock goes back, the
+        // stamp does not, and `*` IDs keep increasing.
+        set_offset_ms(-2 * HOUR_MS);
+        let behind_wall_ms = wall_clock_ms();
+        assert!(behind_wall_ms + 2 * HOUR_MS as u64 <= ahead_ms + 60_000);
+        let frozen_ms = clock.now_ms();
+        assert_eq!(frozen_ms, ahead_ms, "the stamp went back with the clock");
+        let after_back = xadd_auto(&mut db, frozen_ms);
+        assert_eq!(after_back, (ahead_ms, 1));
+
+        // A leader whose clock is behind (a fresh stamp clock: another replica taking over)
+        // stamps an older now_ms; the engine still gives a greater ID.
+        let new_leader_ms = StampClock::default().now_ms();
+        assert!(new_leader_ms < ahead_ms);
+        let after_new_leader = xadd_auto(&mut db, new_leader_ms);
+        assert_eq!(after_new_leader, (ahead_ms, 2));
+
+        // Reset: still frozen until the real clock passes the high-water mark.
+        set_offset_ms(0);
+        assert_eq!(clock.now_ms(), ahead_ms);
+    }
 }

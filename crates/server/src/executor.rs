@@ -16,7 +16,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use resp::{Protocol, Reply};
@@ -2030,12 +2030,10 @@ fn dedup_in_order(keys: &mut Vec<Bytes>) {
     keys.retain(|k| seen.insert(k.clone()));
 }
 
-/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it).
+/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it): the broker's
+/// clock, [`storage::clock::wall_clock_ms`] (shifted by the injected offset in fault builds).
 fn wall_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    storage::clock::wall_clock_ms()
 }
 
 /// A 40-hex-digit run id, different on every start.

@@ -6,6 +6,10 @@
 //! this crate only mirrors it. It must never depend on Raft, the network, tokio or the
 //! server: it sees a [`streams::Db`], a list of [`streams::Change`]s and an index.
 //!
+//! It also holds the broker's wall clock ([`clock::wall_clock_ms`]), being the lowest crate
+//! that the server, the Raft groups and the node share (the engine below is pure); fault
+//! builds (feature `fault-injection`) shift that clock by an injectable offset.
+//!
 //! ```text
 //!  engine apply ──▶ db.take_changes() ──▶ Store::commit(db, changes, index)   one atomic
 //!                                             │ resolve each address against db now:  sled
@@ -69,6 +73,7 @@
 //!   whole batches durable earlier, which is harmless.
 
 mod batch;
+pub mod clock;
 pub mod codec;
 mod durable;
 mod error;

@@ -9,6 +9,11 @@
 //!
 //! Configuration precedence (lowest first): built-in defaults, `--config FILE` (redis.conf
 //! style), `XRAFT_<NAME>` environment variables, then command-line flags.
+//!
+//! Built with the cargo feature `fault-injection` (the fault harness's `xraft-fault`, never a
+//! release), `server`, `dev` and `node` take their wall clock from the system clock plus the
+//! signed milliseconds in `<data dir>/fault-clock-offset-ms`, re-read every 100 ms (absent or
+//! unparsable: 0); see `storage::clock`.
 
 mod ctl;
 
@@ -212,6 +217,7 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     if let Some(pw) = args.requirepass {
         config.requirepass = Some(pw);
     }
+    watch_clock_offset(&config.dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("xraft-io")
@@ -226,6 +232,18 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         tracing::info!("bye");
         Ok::<(), anyhow::Error>(())
     })?;
+    Ok(())
+}
+
+/// Fault builds only: from now on the wall clock follows `<dir>/fault-clock-offset-ms`.
+#[cfg(feature = "fault-injection")]
+fn watch_clock_offset(dir: &std::path::Path) -> anyhow::Result<()> {
+    storage::clock::watch_offset_file(dir).context("starting the clock offset watcher")
+}
+
+/// Without the `fault-injection` feature the wall clock is the system clock: nothing to watch.
+#[cfg(not(feature = "fault-injection"))]
+fn watch_clock_offset(_dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
@@ -250,6 +268,8 @@ fn run_dev(args: DevArgs) -> anyhow::Result<()> {
     config.port = args.port;
     config.requirepass = args.requirepass.clone();
     let node_max_entries = config.stream_node_max_entries;
+    // One process: the offset applies to every node of the dev cluster at once.
+    watch_clock_offset(&args.dir)?;
     runtime()?.block_on(async move {
         let cluster = node::LocalCluster::start(node::LocalClusterConfig {
             base_dir: args.dir.clone(),
@@ -298,6 +318,7 @@ fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         tracing::warn!("--unsafe-never-flush: NOTHING IS DURABLE (fault-harness positive control)");
         storage::set_unsafe_never_flush(true);
     }
+    watch_clock_offset(&args.dir)?;
     let config = server::Config::default();
     runtime()?.block_on(async move {
         let node = node::Node::start(node::NodeConfig {
