@@ -3,6 +3,8 @@
 #   FROM scratch + the release binary (debug info stripped) + the shared libraries `ldd` lists
 #   + /etc/passwd and /etc/group for the non-root user xraft (10001) + /data.
 # usage: deploy/build-image.sh            (tag: $XRAFT_IMAGE, default xraft:dev)
+#        XRAFT_IMAGE_BIN=path deploy/build-image.sh   packs that binary instead of building one
+#        (the fault harness packs target/release/xraft-fault as xraft:jepsen)
 # Prints the image's size at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +14,13 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
   # shellcheck source=/dev/null
   . "$HOME/.cargo/env"
 fi
-cargo build --release -p xraft
-bin=${CARGO_TARGET_DIR:-target}/release/xraft
+if [ -n "${XRAFT_IMAGE_BIN:-}" ]; then
+  bin=$XRAFT_IMAGE_BIN
+  [ -x "$bin" ] || { echo "XRAFT_IMAGE_BIN=$bin is not an executable" >&2; exit 1; }
+else
+  cargo build --release -p xraft
+  bin=${CARGO_TARGET_DIR:-target}/release/xraft
+fi
 
 ctx=$(mktemp -d "${TMPDIR:-/tmp}/xraft-image.XXXXXX")
 trap 'rm -rf "$ctx"' EXIT

@@ -136,13 +136,13 @@ start_server() {
 # Install the Debian packages the tests need, if any tool is missing.
 ensure_test_deps() {
   local pkgs=() t p
-  for t in redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools tclsh:tcl python3:python3; do
+  for t in redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools tclsh:tcl python3:python3 ip:iproute2 iptables:iptables; do
     p=${t#*:}; t=${t%%:*}
     if ! command -v "$t" >/dev/null 2>&1; then
       case " ${pkgs[*]} " in *" $p "*) ;; *) pkgs+=("$p") ;; esac
     fi
   done
-  if [ "${#pkgs[@]}" -eq 0 ]; then log "test dependencies present (redis-server, redis-tools, tcl, python3)"; return 0; fi
+  if [ "${#pkgs[@]}" -eq 0 ]; then log "test dependencies present (redis-server, redis-tools, tcl, python3, iproute2, iptables)"; return 0; fi
   log "installing from Debian: ${pkgs[*]}"
   local sudo=()
   if [ "$(id -u)" -ne 0 ]; then

@@ -2,7 +2,8 @@
 # THE test command: ./scripts/test.sh
 #
 # Phases (each prints a banner; the first failure stops the run with a non-zero exit):
-#   deps      install redis-server, redis-tools, tcl from Debian when missing (sudo if not root)
+#   deps      install redis-server, redis-tools, tcl, python3, iproute2, iptables from Debian
+#             when missing (sudo if not root)
 #   fmt       cargo fmt --all -- --check
 #   clippy    cargo clippy --workspace --all-targets -- -D warnings
 #   test      cargo nextest run --workspace --release (+ doc tests), or cargo test --workspace --release
@@ -13,8 +14,9 @@
 #   crash-cluster  scripts/cluster_crash.py (3 node processes + proxy via scripts/cluster.sh:
 #             kill -9 a group's leader under load and restart it, kill -9 all and restart;
 #             nothing acknowledged lost, replicas' state digests agree; prints failover time)
-#   jepsen    jepsen/ci.sh (the fault harness's CI profile: log workload under no fault,
-#             kill -9, SIGSTOP; verdict lines; each run's history checked)
+#   jepsen    jepsen/ci.sh (the fault harness's CI profile: workloads log, group, follower,
+#             trim under no fault, kill -9, SIGSTOP, partitions and packet loss (network
+#             namespaces, root), clock jumps; the never-flush positive control; verdict lines)
 #   compose-smoke  deploy/smoke.sh (image FROM scratch, docker-compose cluster, redis-cli and
 #             redis-py flows, docker kill of a shard leader under writes; skipped without Docker)
 #

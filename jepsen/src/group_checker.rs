@@ -1,4 +1,4 @@
-//! The consumer-group checker (FAULTS.md G1-G8) over a stored history: XREADGROUP `>`,
+//! The consumer-group checker (FAULTS.md G1-G9) over a stored history: XREADGROUP `>`,
 //! XACK of one ID per call, XCLAIM, XAUTOCLAIM, XPENDING, XINFO GROUPS, and the final sweep
 //! of the group (`final-group`). One group per stream. A pure function.
 //!
@@ -7,14 +7,17 @@
 //!   returns only higher IDs.
 //! - G3 nothing skipped: every entry of F up to the final last-delivered-id was handed out
 //!   by a definite read or claim, or sits in the final PEL.
-//! - G4 at-least-once (runs that drained the group): every acknowledged XADD was acked and
-//!   the final PEL is empty.
+//! - G4 at-least-once (runs that drained the group): every acknowledged XADD, and every
+//!   entry of the final log, was acked, and the final PEL is empty.
 //! - G5 no redelivery: no claim invoked after an XACK of the ID returned 1 hands it out.
 //! - G6 XPENDING counts are within the bounds the history allows.
 //! - G7 claims move ownership (the final PEL's owner of an ID is its last definite owner
 //!   unless an unknown operation could have moved it); IDs XAUTOCLAIM reports deleted are
 //!   not in F.
 //! - G8 the last-delivered-id never decreases.
+//! - G9 consumers abandoned mid-run: what they held is reclaimed (XAUTOCLAIM) and acked by
+//!   others; G4 checks it (an entry left with an abandoned consumer is never acked, and
+//!   the anomaly names its last owner).
 //!
 //! Unknown outcomes: an `info` XREADGROUP or claim may have handed out entries (they may sit
 //! in the final PEL, and G3 accepts PEL entries); an `info` XACK creates no G5 obligation.
@@ -63,6 +66,9 @@ pub fn check_groups(history: &[Record]) -> GroupReport {
     let (ops, _) = pair(history);
     let mut streams: BTreeMap<String, Stream<'_>> = BTreeMap::new();
     for op in ops {
+        if crate::liveness::is_liveness_op(&op.invoke.f) {
+            continue;
+        }
         let s = streams.entry(op.invoke.key.clone()).or_default();
         let done = op.complete.filter(|c| c.kind == Type::Ok);
         match (op.invoke.f.as_str(), done.map(|c| &c.value)) {
@@ -427,22 +433,57 @@ fn check_stream(key: &str, s: &Stream<'_>, report: &mut GroupReport) {
             }
         }
     }
-    // G4.
+    // G4, and with it G9 (consumers abandoned mid-run hold entries they never ack: others
+    // must reclaim and ack them). A drained group has an empty PEL, and every acknowledged
+    // XADD, as every entry of the final log (an unknown XADD that took effect too), was
+    // acked.
     if *drained {
         if !pel.is_empty() {
+            let mut owners: BTreeMap<&str, usize> = BTreeMap::new();
+            for (_, c) in pel {
+                *owners.entry(c.as_str()).or_default() += 1;
+            }
+            let owners: Vec<String> = owners.iter().map(|(c, n)| format!("{c}: {n}")).collect();
             push(
                 "not-drained",
-                format!("{} entries still pending after the drain", pel.len()),
+                format!(
+                    "{} entries still pending after the drain ({})",
+                    pel.len(),
+                    owners.join(", ")
+                ),
             );
         }
-        for a in &s.acked_adds {
+        // The last definite owner of each ID (`outs` is in completion order).
+        let mut owner: HashMap<Id, &str> = HashMap::new();
+        for (_, consumer, entries, _) in &outs {
+            for (i, _) in entries {
+                owner.insert(*i, consumer);
+            }
+        }
+        let adds: HashSet<Id> = s.acked_adds.iter().copied().collect();
+        let mut must: Vec<Id> = s.acked_adds.clone();
+        if let Some(f) = &s.final_log {
+            must.extend(f.iter().map(|(i, _)| *i).filter(|i| !adds.contains(i)));
+        }
+        must.sort();
+        must.dedup();
+        for a in &must {
             // Acked for sure, or an unknown XACK of it and it is no longer pending.
             let acked =
                 acked_ok.contains_key(a) || (ack_unknown.contains(a) && !pel_ids.contains_key(a));
             if !acked {
+                let what = if adds.contains(a) {
+                    "acknowledged XADD"
+                } else {
+                    "log entry (of an unknown XADD)"
+                };
+                let whose = match owner.get(a) {
+                    Some(c) => format!("last handed to {c}"),
+                    None => "never handed out".into(),
+                };
                 push(
                     "never-acked",
-                    format!("acknowledged XADD {a} was never delivered and acked"),
+                    format!("{what} {a} was never delivered and acked ({whose})"),
                 );
             }
         }

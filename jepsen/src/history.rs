@@ -67,16 +67,18 @@ pub enum Value {
     Ack { id: String, count: Option<u64> },
     /// XPENDING summary ok: the group's pending count.
     PendingCount { pending: u64 },
-    /// XINFO GROUPS ok: the group's last-delivered-id.
-    LastDelivered { last_delivered: String },
     /// The final sweep of the group after healing (`f = final-group`): its PEL as
     /// `[id, consumer]`, its last-delivered-id, and whether the run drained the group (every
     /// entry consumed and acknowledged) before it.
+    // Before `LastDelivered`: untagged deserialization takes the first variant whose fields
+    // are present, and `LastDelivered`'s one field is also `FinalGroup`'s.
     FinalGroup {
         pel: Vec<(String, String)>,
         last_delivered: String,
         drained: bool,
     },
+    /// XINFO GROUPS ok: the group's last-delivered-id.
+    LastDelivered { last_delivered: String },
     /// Invocation of a group operation by `consumer` (XREADGROUP, XCLAIM, XAUTOCLAIM).
     Consumer { consumer: String },
     /// A read: the cursor it read after (`None`: from the start) and what it returned.
@@ -84,6 +86,10 @@ pub enum Value {
         after: Option<String>,
         entries: Vec<Entry>,
     },
+    /// An exact `XTRIM key MINID minid`: the invocation (`removed` absent) and its reply (how
+    /// many entries it removed). Kept last and keyed by `minid`, a field no other variant has,
+    /// so that untagged deserialization never mistakes another variant for it or it for one.
+    Trim { minid: String, removed: Option<u64> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,8 +100,9 @@ pub struct Record {
     pub process: u64,
     #[serde(rename = "type")]
     pub kind: Type,
-    /// `xadd`, `xrange` (a leader read), `xread` (a follower read after a cursor), `final`
-    /// (the final read of a stream after healing, from the leader, read until stable).
+    /// `xadd`, `xrange` (a leader read), `xread` (a follower read after a cursor), `xtrim`
+    /// (an exact `XTRIM MINID`), `final` (the final read of a stream after healing, from the
+    /// leader, read until stable).
     pub f: String,
     pub key: String,
     #[serde(default)]
@@ -181,4 +188,92 @@ pub fn pair(history: &[Record]) -> (Vec<Op<'_>>, Vec<String>) {
         }
     }
     (ops, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant comes back as itself through JSON: `Value` is untagged, so a variant whose
+    /// fields another variant could absorb would silently change meaning in a stored history.
+    #[test]
+    fn every_value_round_trips_as_itself() {
+        let e = |i: &str, p: &str| (i.to_string(), p.to_string());
+        let values = vec![
+            Value::None,
+            Value::Payload("1-0".into()),
+            Value::Added {
+                id: "5-0".into(),
+                payload: "1-0".into(),
+            },
+            Value::AutoClaimed {
+                consumer: "c".into(),
+                next: "0-0".into(),
+                entries: vec![e("5-0", "1-0")],
+                deleted: vec!["4-0".into()],
+            },
+            Value::Delivered {
+                consumer: "c".into(),
+                claim: true,
+                entries: vec![],
+            },
+            Value::Ack {
+                id: "5-0".into(),
+                count: None,
+            },
+            Value::Ack {
+                id: "5-0".into(),
+                count: Some(1),
+            },
+            Value::PendingCount { pending: 3 },
+            Value::LastDelivered {
+                last_delivered: "5-0".into(),
+            },
+            Value::FinalGroup {
+                pel: vec![("5-0".into(), "c".into())],
+                last_delivered: "5-0".into(),
+                drained: false,
+            },
+            Value::Consumer {
+                consumer: "c".into(),
+            },
+            Value::Read {
+                after: None,
+                entries: vec![],
+            },
+            Value::Read {
+                after: Some("5-0".into()),
+                entries: vec![e("6-0", "1-1")],
+            },
+            Value::Trim {
+                minid: "5-0".into(),
+                removed: None,
+            },
+            Value::Trim {
+                minid: "5-0".into(),
+                removed: Some(0),
+            },
+            Value::Trim {
+                minid: "5-0".into(),
+                removed: Some(7),
+            },
+        ];
+        for v in values {
+            let json = serde_json::to_string(&v).unwrap();
+            let back: Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, v, "{json}");
+        }
+        // A stored trim record reads back as a trim.
+        let r: Record = serde_json::from_str(
+            r#"{"index":3,"time_ns":9,"process":2,"type":"ok","f":"xtrim","key":"s0","value":{"minid":"5-0","removed":2}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.value,
+            Value::Trim {
+                minid: "5-0".into(),
+                removed: Some(2)
+            }
+        );
+    }
 }

@@ -7,7 +7,15 @@
 //! next (issue 5).
 
 pub mod client;
+pub mod docker;
 pub mod group_checker;
 pub mod history;
+pub mod liveness;
 pub mod log_checker;
+pub mod nemesis;
+pub mod netns;
+pub mod plot;
 pub mod run;
+pub mod workload_follower;
+pub mod workload_group;
+pub mod workload_trim;

@@ -1,5 +1,6 @@
-//! `jepsen run ...`: one run against a local cluster (see `jepsen::run`), stored under
-//! `--store`; `jepsen check <run-dir>`: re-checks a stored `history.jsonl`. Both end with the
+//! `jepsen run ...`: one run of a workload against a fresh cluster (on loopback or in network
+//! namespaces) under a nemesis, stored under `--store` (history, nemesis log, node logs,
+//! results.json, plots); `jepsen check <run-dir>`: re-checks a stored `history.jsonl`. Both end with the
 //! verdict line `N passed, M failed`.
 
 use std::io::BufReader;
@@ -12,8 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use jepsen::run::{
-    final_reads, run_log_workers, LocalCluster, LogWorkload, NemesisLog, Recorder, Rng,
+    final_reads, run_log_workers, ClusterOpts, EnvKind, LocalCluster, LogWorkload, NemesisLog,
+    Recorder, Rng,
 };
+use jepsen::{workload_follower, workload_group, workload_trim};
 
 #[derive(Parser)]
 #[command(name = "jepsen", about = "xraft's fault harness")]
@@ -22,26 +25,55 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Nemesis {
-    None,
-    /// kill -9 a shard's leader, a random node, or every node; restart after a while.
-    Kill,
-    /// SIGSTOP a shard's leader for a while, then SIGCONT.
-    Pause,
-    /// kill -9 every node at once, restart them all.
-    KillAll,
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Workload {
+    /// XADD with unique payloads and leader reads (XRANGE).
+    Log,
+    /// XADD and a consumer group: XREADGROUP, XACK, XCLAIM, XAUTOCLAIM, XPENDING, with
+    /// consumers abandoned mid-run; the group is drained at the end.
+    Group,
+    /// XADD and sessions following streams with XREAD BLOCK (the follower path).
+    Follower,
+    /// XADD, leader reads and exact XTRIM MINID.
+    Trim,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Env {
+    /// Processes on 127.0.0.1 (no network faults).
+    Local,
+    /// Each node and the proxy in a network namespace on a bridge (needs root).
+    Netns,
+    /// The docker-compose cluster of deploy/ (3 or 5 nodes; needs root for network faults).
+    Docker,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// One run of the `log` workload (XADD + XRANGE through the proxy) on a local cluster.
+    /// One run: a workload through the proxy of a fresh cluster while a nemesis injects
+    /// faults; then heal, final reads, check, plots.
     Run {
-        /// The xraft binary.
+        /// The xraft binary (built with the `fault-injection` feature for `clock`).
         #[arg(long, default_value = "target/release/xraft")]
         bin: PathBuf,
-        #[arg(long, value_enum, default_value = "kill")]
-        nemesis: Nemesis,
+        #[arg(long, value_enum, default_value = "log")]
+        workload: Workload,
+        /// none, kill, kill-all, pause, partition, loss, clock, kill-partition,
+        /// partition-pause, all (partitions and loss need --env netns).
+        #[arg(long, default_value = "kill", value_parser = clap::builder::PossibleValuesParser::new(jepsen::nemesis::NAMES))]
+        nemesis: String,
+        #[arg(long, value_enum, default_value = "local")]
+        env: Env,
+        /// The image of the docker environment (pack the fault-injection binary for clock
+        /// jumps: XRAFT_IMAGE=xraft:jepsen XRAFT_IMAGE_BIN=target/release/xraft-fault
+        /// deploy/build-image.sh).
+        #[arg(long, default_value = "xraft:jepsen")]
+        image: String,
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Shards (Raft groups).
+        #[arg(long, default_value_t = 3)]
+        groups: u32,
         /// Seconds of load (warm-up and faults); heal and recovery come after.
         #[arg(long, default_value_t = 20)]
         time: u64,
@@ -55,12 +87,15 @@ enum Command {
         rate: u64,
         #[arg(long, default_value_t = 4)]
         keys: usize,
+        /// Client timeout of one operation (after it, the outcome is unknown).
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
         /// The positive control: nodes never flush (acknowledged writes die with kill -9);
         /// the checker must find lost writes.
         #[arg(long)]
         unsafe_never_flush: bool,
     },
-    /// Re-check a stored run: reads RUN/history.jsonl, writes RUN/results.json.
+    /// Re-check a stored run: reads RUN/history.jsonl, writes RUN/results.json and the plots.
     Check { run: PathBuf },
 }
 
@@ -71,24 +106,31 @@ fn main() -> anyhow::Result<()> {
             let file = std::fs::File::open(&path)
                 .with_context(|| format!("opening {}", path.display()))?;
             let history = jepsen::history::read_jsonl(BufReader::new(file))?;
-            let valid = check(&run, &history)?;
+            let v = check(&run, &history)?;
+            plot(&run, &history);
             println!(
                 "{} passed, {} failed ({})",
-                valid as u8,
-                !valid as u8,
+                v.passed,
+                v.failed,
                 run.display()
             );
-            std::process::exit(if valid { 0 } else { 1 });
+            std::process::exit(if v.failed == 0 { 0 } else { 1 });
         }
         Command::Run {
             bin,
+            workload,
             nemesis,
+            env,
+            image,
+            nodes,
+            groups,
             time,
             seed,
             store,
             workers,
             rate,
             keys,
+            timeout_ms,
             unsafe_never_flush,
         } => {
             let seed = seed.unwrap_or_else(|| {
@@ -101,39 +143,72 @@ fn main() -> anyhow::Result<()> {
             } else {
                 ""
             };
-            let run = store.join(format!("log-{nemesis:?}{control}-{seed}").to_lowercase());
+            let wname = workload
+                .to_possible_value()
+                .map(|v| v.get_name().to_string());
+            let wname = wname.unwrap_or_default();
+            let run = store.join(format!("{wname}-{nemesis}{control}-{seed}"));
             let _ = std::fs::remove_dir_all(&run);
             std::fs::create_dir_all(&run)?;
-            let valid = run_once(
-                &bin,
-                &run,
-                nemesis,
+            let faults = jepsen::nemesis::faults(&nemesis, nodes)
+                .with_context(|| format!("unknown nemesis {nemesis}"))?;
+            if env == Env::Local && faults.iter().any(|f| f.needs_netns()) {
+                anyhow::bail!("nemesis {nemesis} needs --env netns");
+            }
+            let env = match env {
+                Env::Local => EnvKind::Local,
+                Env::Netns => EnvKind::Netns,
+                Env::Docker => EnvKind::Docker {
+                    image,
+                    repo: std::env::current_dir()?,
+                },
+            };
+            let spec = RunSpec {
+                bin,
+                workload,
+                faults,
+                env,
+                nodes,
+                groups,
                 time,
                 seed,
                 workers,
                 rate,
                 keys,
-                unsafe_never_flush,
-            )?;
+                timeout: Duration::from_millis(timeout_ms),
+                never_flush: unsafe_never_flush,
+            };
+            let v = run_once(&spec, &run)?;
             println!(
-                "{} passed, {} failed (log/{nemesis:?}{control}, seed {seed}, {})",
-                valid as u8,
-                !valid as u8,
+                "{} passed, {} failed ({wname}/{nemesis}{control}, seed {seed}, {})",
+                v.passed,
+                v.failed,
                 run.display()
             );
-            std::process::exit(if valid { 0 } else { 1 });
+            std::process::exit(if v.failed == 0 { 0 } else { 1 });
         }
     }
 }
 
-/// Runs both checkers, writes results.json, prints a summary; true when valid.
-fn check(run: &Path, history: &[jepsen::history::Record]) -> anyhow::Result<bool> {
+/// The bound of L10: every shard accepts writes this soon after the heal.
+const LIVENESS_BOUND_MS: f64 = 15_000.0;
+
+/// What the checks concluded: how many passed and failed (safety: the log and group
+/// checkers; liveness: L10, when the run had a liveness phase).
+struct Verdict {
+    passed: u32,
+    failed: u32,
+}
+
+/// Runs the checkers, writes results.json, prints a summary.
+fn check(run: &Path, history: &[jepsen::history::Record]) -> anyhow::Result<Verdict> {
     let report = jepsen::log_checker::check_log(history);
     let groups = jepsen::group_checker::check_groups(history);
+    let liveness = jepsen::liveness::check_liveness(history, LIVENESS_BOUND_MS);
     for a in report.anomalies.iter().chain(&groups.anomalies).take(50) {
         println!("{} {}: {}", a.kind, a.key, a.detail);
     }
-    let results = serde_json::json!({ "log": &report, "groups": &groups });
+    let results = serde_json::json!({ "log": &report, "groups": &groups, "liveness": &liveness });
     std::fs::write(
         run.join("results.json"),
         serde_json::to_vec_pretty(&results)?,
@@ -147,6 +222,19 @@ fn check(run: &Path, history: &[jepsen::history::Record]) -> anyhow::Result<bool
         report.reads,
         report.counts()
     );
+    if report.trims > 0 {
+        println!(
+            "trim: {} trims, {} acknowledged entries trimmed away",
+            report.trims, report.trimmed
+        );
+    }
+    let lag = &report.follower_lag;
+    if lag.samples > 0 {
+        println!(
+            "follower reads: lag after acknowledgement p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} entries)",
+            lag.p50_ms, lag.p99_ms, lag.max_ms, lag.samples
+        );
+    }
     if groups.groups > 0 {
         println!(
             "groups: {} deliveries, {} claims, {} acks, {} anomalies",
@@ -156,22 +244,57 @@ fn check(run: &Path, history: &[jepsen::history::Record]) -> anyhow::Result<bool
             groups.anomalies.len()
         );
     }
-    Ok(report.valid() && groups.valid())
+    let safe = report.valid() && groups.valid();
+    let mut v = Verdict {
+        passed: safe as u32,
+        failed: !safe as u32,
+    };
+    if let Some(l) = &liveness {
+        let worst = l
+            .worst_ms()
+            .map_or("-".to_string(), |w| format!("{w:.0} ms"));
+        println!(
+            "liveness (L10): {} shards, slowest first write after the heal {worst} (bound {:.0} ms){}",
+            l.shards.len(),
+            l.bound_ms,
+            if l.valid() { "" } else { ": FAILED" }
+        );
+        for f in &l.failures {
+            println!("liveness: {f}");
+        }
+        if l.valid() {
+            v.passed += 1;
+        } else {
+            v.failed += 1;
+        }
+    }
+    Ok(v)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_once(
-    bin: &Path,
-    run: &Path,
-    nemesis: Nemesis,
+struct RunSpec {
+    bin: PathBuf,
+    workload: Workload,
+    faults: Vec<jepsen::nemesis::Fault>,
+    env: EnvKind,
+    nodes: usize,
+    groups: u32,
     time: u64,
     seed: u64,
     workers: usize,
     rate: u64,
     keys: usize,
+    timeout: Duration,
     never_flush: bool,
-) -> anyhow::Result<bool> {
-    let mut cluster = LocalCluster::start(bin, &run.join("cluster"), 3, 3, never_flush)?;
+}
+
+fn run_once(s: &RunSpec, run: &Path) -> anyhow::Result<Verdict> {
+    let opts = ClusterOpts {
+        nodes: s.nodes,
+        groups: s.groups,
+        never_flush: s.never_flush,
+        env: s.env.clone(),
+    };
+    let mut cluster = LocalCluster::start_with(&s.bin, &run.join("cluster"), &opts)?;
     let rec = Recorder::new();
     let mut log = NemesisLog::new(&run.join("nemesis.log"), rec.start)?;
     log.say(&format!(
@@ -179,73 +302,60 @@ fn run_once(
         cluster.proxy, cluster.peers
     ));
     let stop = Arc::new(AtomicBool::new(false));
-    let w = LogWorkload {
-        keys,
-        workers,
-        rate,
-        timeout: Duration::from_secs(5),
+    let timeout = s.timeout;
+    let (keys, proxy) = (s.keys, cluster.proxy);
+    let stop2 = Arc::clone(&stop);
+    let handles = match s.workload {
+        Workload::Log => {
+            let w = LogWorkload {
+                keys,
+                workers: s.workers,
+                rate: s.rate,
+                timeout,
+            };
+            run_log_workers(&w, proxy, &rec, s.seed, stop2)
+        }
+        Workload::Group => {
+            workload_group::setup_groups(proxy, keys)?;
+            let w = workload_group::GroupWorkload {
+                keys,
+                producers: s.workers.div_ceil(2),
+                consumers: s.workers.max(2),
+                rate: s.rate,
+                timeout,
+            };
+            workload_group::run_group_workers(&w, proxy, &rec, s.seed, stop2)
+        }
+        Workload::Follower => {
+            let w = workload_follower::FollowerWorkload {
+                keys,
+                writers: s.workers.div_ceil(2),
+                readers: s.workers.max(2),
+                rate: s.rate,
+                timeout,
+            };
+            workload_follower::run_follower_workers(&w, proxy, &rec, s.seed, stop2)
+        }
+        Workload::Trim => {
+            let w = workload_trim::TrimWorkload {
+                keys,
+                workers: s.workers,
+                rate: s.rate,
+                timeout,
+            };
+            workload_trim::run_trim_workers(&w, proxy, &rec, s.seed, stop2)
+        }
     };
-    let handles = run_log_workers(&w, cluster.proxy, &rec, seed, Arc::clone(&stop));
-    let mut rng = Rng::new(seed);
-    let end = Instant::now() + Duration::from_secs(time);
-    thread::sleep(Duration::from_secs(3.min(time)));
-    while Instant::now() + Duration::from_secs(5) < end {
-        match nemesis {
-            Nemesis::None => thread::sleep(Duration::from_secs(1)),
-            Nemesis::Kill => {
-                let n = cluster.node_count() as u64;
-                let victims: Vec<usize> = match rng.below(4) {
-                    0 => (1..=n as usize).collect(),
-                    1 => vec![rng.below(n) as usize + 1],
-                    _ => {
-                        let g = rng.below(cluster.groups as u64) as u32;
-                        cluster.leader_of(g).into_iter().collect()
-                    }
-                };
-                log.say(&format!("kill -9 nodes {victims:?}"));
-                for v in &victims {
-                    cluster.kill(*v);
-                }
-                thread::sleep(Duration::from_secs(2));
-                for v in &victims {
-                    cluster.restart(*v)?;
-                }
-                log.say(&format!("restarted {victims:?}"));
-                thread::sleep(Duration::from_secs(2));
-            }
-            Nemesis::KillAll => {
-                let all: Vec<usize> = (1..=cluster.node_count()).collect();
-                log.say("kill -9 every node");
-                for v in &all {
-                    cluster.kill(*v);
-                }
-                thread::sleep(Duration::from_secs(1));
-                for v in &all {
-                    cluster.restart(*v)?;
-                }
-                log.say("restarted every node");
-                thread::sleep(Duration::from_secs(3));
-            }
-            Nemesis::Pause => {
-                let g = rng.below(cluster.groups as u64) as u32;
-                if let Some(l) = cluster.leader_of(g) {
-                    log.say(&format!("SIGSTOP node {l} (leader of shard {g})"));
-                    cluster.signal(l, "-STOP");
-                    thread::sleep(Duration::from_secs(3));
-                    cluster.signal(l, "-CONT");
-                    log.say(&format!("SIGCONT node {l}"));
-                }
-                thread::sleep(Duration::from_secs(2));
-            }
-        }
-    }
-    log.say("heal: every node running and resumed");
-    for n in 1..=cluster.node_count() {
-        cluster.signal(n, "-CONT");
-        if !cluster.is_up(n) {
-            cluster.restart(n)?;
-        }
-    }
+    let mut rng = Rng::new(s.seed);
+    let end = Instant::now() + Duration::from_secs(s.time);
+    thread::sleep(Duration::from_secs(3.min(s.time)));
+    let faults = jepsen::nemesis::run(&s.faults, &mut cluster, &mut rng, &mut log, end);
+    // Heal whatever happened, even when the nemesis failed.
+    jepsen::nemesis::heal_all(&mut cluster, &mut log)?;
+    faults?;
+    // L10: every shard accepts writes within the bound after the heal.
+    let shard_keys = cluster.keys_per_group()?;
+    jepsen::liveness::probe(proxy, &shard_keys, &rec, Duration::from_secs(60));
     cluster.wait_healthy(Duration::from_secs(60))?;
     thread::sleep(Duration::from_secs(3));
     log.say("recovery done: stopping the load");
@@ -253,12 +363,30 @@ fn run_once(
     for h in handles {
         let _ = h.join();
     }
-    final_reads(cluster.proxy, keys, &rec)?;
+    final_reads(proxy, keys, &rec)?;
+    if s.workload == Workload::Group {
+        workload_group::drain_groups(proxy, keys, &rec)?;
+    }
     log.say("final reads done");
     cluster.stop();
+    drop(cluster);
     let history = rec.take();
     let mut out = std::io::BufWriter::new(std::fs::File::create(run.join("history.jsonl"))?);
     jepsen::history::write_jsonl(&history, &mut out)?;
     drop(out);
-    check(run, &history)
+    let v = check(run, &history)?;
+    plot(run, &history);
+    Ok(v)
+}
+
+/// Pictures of the run (a failure to draw does not change the verdict).
+fn plot(run: &Path, history: &[jepsen::history::Record]) {
+    let nemesis = std::fs::read_to_string(run.join("nemesis.log")).unwrap_or_default();
+    match jepsen::plot::plot_run(run, history, &nemesis) {
+        Ok(files) => {
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            println!("plots: {}", names.join(" "));
+        }
+        Err(e) => println!("plots: not drawn: {e:#}"),
+    }
 }

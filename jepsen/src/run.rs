@@ -2,9 +2,12 @@
 //! through the proxy while a nemesis injects faults, heal, read the final state, store the
 //! history and check it.
 //!
-//! Environment `local`: processes on loopback, faults by signals (kill -9 of one node, of a
-//! shard's leader found through `xraft ctl`, of all nodes; SIGSTOP/SIGCONT). Network
-//! partitions need network namespaces (the `netns` environment, not built yet).
+//! Environments: `local`, processes on loopback; `netns`, each node and the proxy in a
+//! network namespace of its own on a bridge (see [`crate::netns`]), where partitions and
+//! packet loss can be injected; `docker`, the compose cluster of `deploy/` (see
+//! [`crate::docker`]). Process faults are signals (kill -9, SIGSTOP/SIGCONT) or their docker
+//! equivalents, clock jumps are the broker's fault-injection clock offset file, and shards'
+//! leaders are found through `xraft ctl`.
 
 use std::fs;
 use std::io::Write;
@@ -19,7 +22,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use crate::client::{Client, Outcome, Resp};
+use crate::docker::Docker;
 use crate::history::{Record, Type, Value};
+use crate::netns::{Host, Netns, Network};
 
 /// A tiny deterministic generator (xorshift64*), seeded per run and per worker.
 pub struct Rng(u64);
@@ -56,9 +61,36 @@ pub struct LocalCluster {
     proxy_child: Option<Child>,
     /// Nodes run with `--unsafe-never-flush` (the positive control).
     never_flush: bool,
+    /// The `netns` environment, when the cluster runs in one.
+    net: Option<Netns>,
+    /// The `docker` environment, when the cluster runs in one (then `nodes` holds no
+    /// processes: `docker_up` says which containers run).
+    docker: Option<Docker>,
+    docker_up: Vec<bool>,
+}
+
+/// Where a cluster runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnvKind {
+    Local,
+    Netns,
+    /// The compose cluster of `repo`/deploy/ from `image`.
+    Docker {
+        image: String,
+        repo: PathBuf,
+    },
+}
+
+/// How to start a cluster.
+pub struct ClusterOpts {
+    pub nodes: usize,
+    pub groups: u32,
+    pub never_flush: bool,
+    pub env: EnvKind,
 }
 
 impl LocalCluster {
+    /// A cluster on loopback.
     pub fn start(
         bin: &Path,
         dir: &Path,
@@ -66,12 +98,55 @@ impl LocalCluster {
         groups: u32,
         never_flush: bool,
     ) -> anyhow::Result<LocalCluster> {
+        let opts = ClusterOpts {
+            nodes,
+            groups,
+            never_flush,
+            env: EnvKind::Local,
+        };
+        LocalCluster::start_with(bin, dir, &opts)
+    }
+
+    pub fn start_with(bin: &Path, dir: &Path, o: &ClusterOpts) -> anyhow::Result<LocalCluster> {
+        let (nodes, groups) = (o.nodes, o.groups);
         fs::create_dir_all(dir)?;
+        if let EnvKind::Docker { image, repo } = &o.env {
+            if o.never_flush {
+                bail!("the docker environment has no never-flush image");
+            }
+            let d = Docker::up(repo, image, nodes, free_port()?)?;
+            let c = LocalCluster {
+                bin: bin.to_path_buf(),
+                dir: dir.to_path_buf(),
+                peers: d.peers(),
+                groups,
+                proxy: d.proxy(),
+                nodes: (0..nodes).map(|_| None).collect(),
+                proxy_child: None,
+                never_flush: false,
+                net: None,
+                docker: Some(d),
+                docker_up: vec![true; nodes],
+            };
+            c.wait_healthy(Duration::from_secs(120))?;
+            return Ok(c);
+        }
+        let net = if o.env == EnvKind::Netns {
+            Some(Netns::create(nodes)?)
+        } else {
+            None
+        };
         let mut peers = Vec::new();
         for n in 1..=nodes {
-            peers.push(format!("{n}=127.0.0.1:{}", free_port()?));
+            match &net {
+                Some(net) => peers.push(format!("{n}={}:7000", net.ip(Host::Node(n)))),
+                None => peers.push(format!("{n}=127.0.0.1:{}", free_port()?)),
+            }
         }
-        let proxy: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+        let proxy: SocketAddr = match &net {
+            Some(net) => SocketAddr::new(net.ip(Host::Proxy).into(), 6379),
+            None => format!("127.0.0.1:{}", free_port()?).parse()?,
+        };
         let mut c = LocalCluster {
             bin: bin.to_path_buf(),
             dir: dir.to_path_buf(),
@@ -80,7 +155,10 @@ impl LocalCluster {
             proxy,
             nodes: (0..nodes).map(|_| None).collect(),
             proxy_child: None,
-            never_flush,
+            never_flush: o.never_flush,
+            net,
+            docker: None,
+            docker_up: Vec::new(),
         };
         for n in 1..=nodes {
             c.start_node(n)?;
@@ -90,11 +168,11 @@ impl LocalCluster {
             .append(true)
             .open(dir.join("proxy.log"))?;
         c.proxy_child = Some(
-            Command::new(&c.bin)
+            c.command(Host::Proxy)
                 .args([
                     "proxy",
                     "--bind",
-                    "127.0.0.1",
+                    &proxy.ip().to_string(),
                     "--port",
                     &proxy.port().to_string(),
                 ])
@@ -113,7 +191,8 @@ impl LocalCluster {
             .create(true)
             .append(true)
             .open(self.dir.join(format!("node{n}.log")))?;
-        let child = Command::new(&self.bin)
+        let child = self
+            .command(Host::Node(n))
             .args(["node", "--id", &n.to_string()])
             .arg("--dir")
             .arg(self.dir.join(format!("node{n}")))
@@ -128,23 +207,75 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// The broker binary, run in `h`'s namespace when there is one.
+    fn command(&self, h: Host) -> Command {
+        match &self.net {
+            Some(net) => net.command(h, &self.bin),
+            None => Command::new(&self.bin),
+        }
+    }
+
+    /// Jumps node `n`'s wall clock by `offset_ms` from true time (0 resets it), through the
+    /// file a broker built with the `fault-injection` feature watches.
+    pub fn set_clock_offset(&self, n: usize, offset_ms: i64) -> anyhow::Result<()> {
+        if let Some(d) = &self.docker {
+            return d.set_clock_offset(n, offset_ms);
+        }
+        let dir = self.dir.join(format!("node{n}"));
+        let path = dir.join("fault-clock-offset-ms");
+        if offset_ms == 0 {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => return Ok(()),
+            }
+        }
+        let tmp = dir.join("fault-clock-offset-ms.tmp");
+        fs::write(&tmp, format!("{offset_ms}\n"))?;
+        fs::rename(&tmp, &path)?;
+        Ok(())
+    }
+
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
 
+    /// Where network faults go (the `netns` and `docker` environments).
+    pub fn network(&mut self) -> Option<&mut dyn Network> {
+        match (&mut self.net, &mut self.docker) {
+            (Some(n), _) => Some(n),
+            (_, Some(d)) => Some(d),
+            _ => None,
+        }
+    }
+
     pub fn is_up(&self, n: usize) -> bool {
+        if self.docker.is_some() {
+            return self.docker_up[n - 1];
+        }
         self.nodes[n - 1].is_some()
     }
 
     /// kill -9 (waits until it is gone).
     pub fn kill(&mut self, n: usize) {
+        if let Some(d) = &self.docker {
+            d.kill(n);
+            self.docker_up[n - 1] = false;
+            return;
+        }
         if let Some(mut c) = self.nodes[n - 1].take() {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
 
+    /// `-STOP` / `-CONT` (docker pause / unpause in the docker environment).
     pub fn signal(&self, n: usize, sig: &str) {
+        if let Some(d) = &self.docker {
+            if self.docker_up[n - 1] {
+                d.pause(n, sig == "-STOP");
+            }
+            return;
+        }
         if let Some(c) = &self.nodes[n - 1] {
             let _ = Command::new("kill")
                 .args([sig, &c.id().to_string()])
@@ -153,6 +284,13 @@ impl LocalCluster {
     }
 
     pub fn restart(&mut self, n: usize) -> anyhow::Result<()> {
+        if let Some(d) = &self.docker {
+            if !self.docker_up[n - 1] {
+                d.start(n)?;
+                self.docker_up[n - 1] = true;
+            }
+            return Ok(());
+        }
         if self.nodes[n - 1].is_none() {
             self.start_node(n)?;
         }
@@ -169,6 +307,28 @@ impl LocalCluster {
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// One key per shard (`probe:<n>`, the first n that lands in each), as the broker maps
+    /// keys to shards.
+    pub fn keys_per_group(&self) -> anyhow::Result<Vec<(u32, String)>> {
+        let mut out: Vec<(u32, String)> = Vec::new();
+        let groups = self.groups.to_string();
+        for i in 0..(self.groups * 64) {
+            if out.len() == self.groups as usize {
+                break;
+            }
+            let key = format!("probe:{i}");
+            let g = self
+                .ctl(&["group-of", &key, "--groups", &groups])
+                .and_then(|g| g.split_whitespace().next()?.parse::<u32>().ok())
+                .with_context(|| format!("xraft ctl group-of {key}"))?;
+            if !out.iter().any(|(x, _)| *x == g) {
+                out.push((g, key));
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// The node leading `group`, as the nodes report it.
@@ -197,6 +357,11 @@ impl LocalCluster {
     }
 
     pub fn stop(&mut self) {
+        if let Some(mut d) = self.docker.take() {
+            d.save_logs(&self.dir);
+            d.down();
+            return;
+        }
         for n in 1..=self.nodes.len() {
             self.signal(n, "-CONT");
             if let Some(mut c) = self.nodes[n - 1].take() {

@@ -266,3 +266,111 @@ fn deleted_ids_still_present_and_a_decreasing_last_delivered_id_are_detected() {
     assert!(k.contains(&"deleted-but-present"), "{k:?}");
     assert!(k.contains(&"last-delivered-decreased"), "{k:?}");
 }
+
+const LOG4: &[(&str, &str)] = &[("1-0", "a"), ("2-0", "b"), ("3-0", "c"), ("4-0", "d")];
+
+/// G9: four entries; alice reads two and acks them; bob reads two and is abandoned (never
+/// acks, never comes back).
+fn abandoned() -> H {
+    let mut h = H::default();
+    for (i, p) in LOG4 {
+        h.add(p, i);
+    }
+    h.read(2, "alice", &[("1-0", "a"), ("2-0", "b")]);
+    h.read(3, "bob", &[("3-0", "c"), ("4-0", "d")]);
+    h.ack(2, "1-0", Type::Ok, Some(1));
+    h.ack(2, "2-0", Type::Ok, Some(1));
+    h
+}
+
+fn autoclaim(h: &mut H, p: u64, consumer: &str, entries: &[(&str, &str)]) {
+    h.op(
+        p,
+        "xautoclaim",
+        Value::Consumer {
+            consumer: consumer.into(),
+        },
+        Type::Ok,
+        Value::AutoClaimed {
+            consumer: consumer.into(),
+            next: "0-0".into(),
+            entries: e(entries),
+            deleted: vec![],
+        },
+    );
+}
+
+#[test]
+fn an_abandoned_consumers_entries_reclaimed_and_acked_pass() {
+    let mut h = abandoned();
+    autoclaim(&mut h, 2, "alice", &[("3-0", "c"), ("4-0", "d")]);
+    h.ack(2, "3-0", Type::Ok, Some(1));
+    h.ack(2, "4-0", Type::Ok, Some(1));
+    h.pending(0);
+    h.finish(LOG4, &[], "4-0", true);
+    let r = check_groups(&h.records);
+    assert!(r.valid(), "{:?}", r.anomalies);
+    assert_eq!((r.deliveries, r.claims, r.acks), (4, 2, 4));
+}
+
+#[test]
+fn an_abandoned_consumers_entries_never_reclaimed_fail_g4() {
+    // Still pending for bob after the drain.
+    let mut h = abandoned();
+    h.finish(LOG4, &[("3-0", "bob"), ("4-0", "bob")], "4-0", true);
+    let r = check_groups(&h.records);
+    let k: Vec<&str> = r.anomalies.iter().map(|a| a.kind).collect();
+    assert!(k.contains(&"not-drained"), "{k:?}");
+    assert_eq!(
+        k.iter().filter(|k| **k == "never-acked").count(),
+        2,
+        "{k:?}"
+    );
+    assert!(
+        r.anomalies
+            .iter()
+            .any(|a| a.kind == "never-acked" && a.detail.contains("last handed to bob")),
+        "{:?}",
+        r.anomalies
+    );
+    // Or the PEL forgot them (the sweep finds nothing) though nobody acked them.
+    let mut h = abandoned();
+    h.finish(LOG4, &[], "4-0", true);
+    assert_eq!(h.kinds(), vec!["never-acked", "never-acked"]);
+    // Reclaimed by XAUTOCLAIM but the reclaimer never acked one of them.
+    let mut h = abandoned();
+    autoclaim(&mut h, 2, "alice", &[("3-0", "c"), ("4-0", "d")]);
+    h.ack(2, "3-0", Type::Ok, Some(1));
+    h.finish(LOG4, &[("4-0", "alice")], "4-0", true);
+    let k = h.kinds();
+    assert!(k.contains(&"not-drained"), "{k:?}");
+    assert!(k.contains(&"never-acked"), "{k:?}");
+    // Without a drain, what bob holds is legitimately pending.
+    let mut h = abandoned();
+    h.finish(LOG4, &[("3-0", "bob"), ("4-0", "bob")], "4-0", false);
+    let r = check_groups(&h.records);
+    assert!(r.valid(), "{:?}", r.anomalies);
+}
+
+#[test]
+fn a_drained_group_must_have_acked_entries_of_unknown_adds_too() {
+    let mut h = H::default();
+    h.add("a", "1-0");
+    h.push(1, Type::Invoke, "xadd", Value::Payload("b".into()));
+    h.push(1, Type::Info, "xadd", Value::None);
+    h.read(2, "alice", &[("1-0", "a")]);
+    h.ack(2, "1-0", Type::Ok, Some(1));
+    let log = &[("1-0", "a"), ("2-0", "b")];
+    // The unknown XADD took effect; the drain claims it was done but nobody consumed 2-0.
+    h.finish(log, &[], "1-0", true);
+    let r = check_groups(&h.records);
+    assert_eq!(
+        r.anomalies.iter().map(|a| a.kind).collect::<Vec<_>>(),
+        vec!["never-acked"]
+    );
+    assert!(
+        r.anomalies[0].detail.contains("unknown XADD"),
+        "{:?}",
+        r.anomalies
+    );
+}
