@@ -468,6 +468,36 @@ pub fn add_outcome(o: Outcome, payload: &str) -> (Type, Value, Option<String>) {
     }
 }
 
+/// One XADD of the unique payload `"<process>-<counter>"` to `key`, recorded (invoke and
+/// completion) and never retried. After an unknown outcome the connection is reset and
+/// `process` becomes a new process id (FAULTS.md). Returns the outcome.
+pub fn recorded_xadd(
+    rec: &Recorder,
+    client: &mut Client,
+    process: &mut u64,
+    counter: &mut u64,
+    key: &str,
+) -> Type {
+    let payload = format!("{process}-{counter}");
+    *counter += 1;
+    rec.push(
+        *process,
+        Type::Invoke,
+        "xadd",
+        key,
+        Value::Payload(payload.clone()),
+        None,
+    );
+    let o = client.call(&[b"XADD", key.as_bytes(), b"*", b"p", payload.as_bytes()]);
+    let (kind, value, error) = add_outcome(o, &payload);
+    rec.push(*process, kind, "xadd", key, value, error);
+    if kind == Type::Info {
+        client.reset();
+        *process = rec.process();
+    }
+    kind
+}
+
 pub struct LogWorkload {
     pub keys: usize,
     pub workers: usize,
@@ -498,24 +528,7 @@ pub fn run_log_workers(
                 while !stop.load(Ordering::Relaxed) {
                     let key = format!("s{}", rng.below(keys));
                     if rng.below(5) < 4 {
-                        let payload = format!("{process}-{counter}");
-                        counter += 1;
-                        rec.push(
-                            process,
-                            Type::Invoke,
-                            "xadd",
-                            &key,
-                            Value::Payload(payload.clone()),
-                            None,
-                        );
-                        let o =
-                            client.call(&[b"XADD", key.as_bytes(), b"*", b"p", payload.as_bytes()]);
-                        let (kind, value, error) = add_outcome(o, &payload);
-                        rec.push(process, kind, "xadd", &key, value, error);
-                        if kind == Type::Info {
-                            client.reset();
-                            process = rec.process();
-                        }
+                        recorded_xadd(&rec, &mut client, &mut process, &mut counter, &key);
                     } else {
                         rec.push(process, Type::Invoke, "xrange", &key, Value::None, None);
                         match client.call(&[b"XRANGE", key.as_bytes(), b"-", b"+"]) {

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::client::{Client, Outcome, Resp};
 use crate::history::{Entry, Type, Value};
-use crate::run::{add_outcome, Recorder, Rng};
+use crate::run::{recorded_xadd, Recorder, Rng};
 
 pub struct FollowerWorkload {
     pub keys: usize,
@@ -85,23 +85,7 @@ pub(crate) fn spawn_writers(
                 let mut counter = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let key = format!("s{}", rng.below(keys));
-                    let payload = format!("{process}-{counter}");
-                    counter += 1;
-                    rec.push(
-                        process,
-                        Type::Invoke,
-                        "xadd",
-                        &key,
-                        Value::Payload(payload.clone()),
-                        None,
-                    );
-                    let o = client.call(&[b"XADD", key.as_bytes(), b"*", b"p", payload.as_bytes()]);
-                    let (kind, value, error) = add_outcome(o, &payload);
-                    rec.push(process, kind, "xadd", &key, value, error);
-                    if kind == Type::Info {
-                        client.reset();
-                        process = rec.process();
-                    }
+                    recorded_xadd(&rec, &mut client, &mut process, &mut counter, &key);
                     thread::sleep(pause);
                 }
             })

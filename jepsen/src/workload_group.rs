@@ -32,7 +32,7 @@ use anyhow::bail;
 
 use crate::client::{Client, Outcome, Resp};
 use crate::history::{Entry, Type, Value};
-use crate::run::{add_outcome, Recorder, Rng};
+use crate::run::{recorded_xadd, Recorder, Rng};
 
 /// The one group of every stream.
 pub const GROUP: &str = "g";
@@ -392,25 +392,7 @@ fn producer(w: &mut Worker, keys: usize, rng: &mut Rng, pause: Duration, stop: &
     let mut counter = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let key = key(rng.below(keys as u64) as usize);
-        let payload = format!("{}-{counter}", w.process);
-        counter += 1;
-        w.rec.push(
-            w.process,
-            Type::Invoke,
-            "xadd",
-            &key,
-            Value::Payload(payload.clone()),
-            None,
-        );
-        let o = w
-            .client
-            .call(&[b"XADD", key.as_bytes(), b"*", b"p", payload.as_bytes()]);
-        let (kind, value, error) = add_outcome(o, &payload);
-        w.rec.push(w.process, kind, "xadd", &key, value, error);
-        if kind == Type::Info {
-            w.client.reset();
-            w.process = w.rec.process();
-        }
+        recorded_xadd(&w.rec, &mut w.client, &mut w.process, &mut counter, &key);
         thread::sleep(pause);
     }
 }
