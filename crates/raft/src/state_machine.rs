@@ -82,8 +82,35 @@ struct SmInner {
     /// type change). In memory only: after a restart every key counts as changed at the
     /// index the replica opened at, which can only wake a waiter early, never late.
     ready_index: HashMap<Bytes, u64>,
-    /// Applied index when this replica opened (the floor for keys not in `ready_index`).
+    /// The floor for keys not in `ready_index`: the applied index when this replica opened,
+    /// raised to the highest index pruned from `ready_index` (see [`prune_ready_index`]).
     opened_index: u64,
+}
+
+/// `ready_index` holds at most this many entries beyond twice the number of keys.
+const READY_INDEX_SLACK: usize = 4096;
+
+/// Keeps `ready_index` from growing with every key ever signalled (streams created and
+/// deleted by the million): when it outgrows the keyspace, entries of keys that no longer
+/// exist go, and the floor rises to the highest index dropped. A waiter on such a key may then
+/// wake early (it looks again and waits on), never late.
+fn prune_ready_index(inner: &mut SmInner) {
+    if inner.ready_index.len() <= 2 * inner.db.len() + READY_INDEX_SLACK {
+        return;
+    }
+    let SmInner {
+        ready_index,
+        db,
+        opened_index,
+        ..
+    } = inner;
+    ready_index.retain(|k, i| {
+        let keep = db.contains(k);
+        if !keep {
+            *opened_index = (*opened_index).max(*i);
+        }
+        keep
+    });
 }
 
 /// A snapshot as kept on disk.
@@ -278,6 +305,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             for k in &ready {
                 inner.ready_index.insert(k.clone(), index);
             }
+            prune_ready_index(&mut inner);
             (index, ready)
         };
         self.shared.notify(index, ready);
@@ -394,5 +422,42 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             meta,
             snapshot: Box::new(Cursor::new(stored.data)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_index_forgets_deleted_keys_and_raises_its_floor() {
+        let dir = std::env::temp_dir().join(format!("xraft-ready-index-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (store, db) =
+            Store::open(&dir.join("db"), storage::StoreOptions::default()).expect("store");
+        let shared = GroupShared::new(&dir, db, store, None, StoredMembership::default());
+        let mut inner = shared.lock();
+        inner.db.set(
+            Bytes::from_static(b"live"),
+            streams::Value::Stream(Default::default()),
+        );
+        inner.ready_index.insert(Bytes::from_static(b"live"), 7);
+        let gone = READY_INDEX_SLACK + 10;
+        for i in 0..gone {
+            inner
+                .ready_index
+                .insert(Bytes::from(format!("gone-{i}")), 100 + i as u64);
+        }
+        prune_ready_index(&mut inner);
+        assert_eq!(inner.ready_index.len(), 1);
+        assert_eq!(inner.opened_index, 100 + gone as u64 - 1);
+        drop(inner);
+        // A pruned key is never later than it was (it may wake a waiter early).
+        assert_eq!(
+            shared.last_ready_index(&[Bytes::from_static(b"gone-3")]),
+            100 + gone as u64 - 1
+        );
+        assert_eq!(shared.last_ready_index(&[Bytes::from_static(b"live")]), 7);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
