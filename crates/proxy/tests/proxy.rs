@@ -163,6 +163,16 @@ async fn streams_and_groups_through_the_proxy() {
     assert_eq!(n, 3);
     let size: i64 = redis::cmd("DBSIZE").query_async(&mut c).await.unwrap();
     assert_eq!(size, 10);
+    // INFO's keyspace section counts the keys of every shard, as DBSIZE does.
+    let info: String = redis::cmd("INFO")
+        .arg("keyspace")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(
+        info.contains("db0:keys=10,expires=0,avg_ttl=0,subexpiry=0"),
+        "{info}"
+    );
     let mut keys: Vec<String> = redis::cmd("KEYS")
         .arg("*")
         .query_async(&mut c)

@@ -133,6 +133,8 @@ enum AwaitKind {
         keys: Vec<Bytes>,
         shard: Option<u32>,
     },
+    /// INFO with its keyspace section: the cluster's DBSIZE first.
+    Info { args: Vec<Bytes> },
 }
 
 /// Engine commands of one client sent as one remote job at most.
@@ -668,7 +670,7 @@ impl Executor {
         in_exec: bool,
     ) -> Outcome {
         let Some(parsed) = streams::parse(args) else {
-            return self.server_command(id, spec, args, now_ms);
+            return self.server_command(id, spec, args, now_ms, in_exec);
         };
         let cmd = match parsed {
             Ok(c) => c,
@@ -1059,6 +1061,19 @@ impl Executor {
             (AwaitKind::Watch { .. }, RemoteResult::Refused(e)) => {
                 self.reply(id, &e);
             }
+            (AwaitKind::Info { args }, result) => {
+                // An unreachable shard leaves the count out rather than failing INFO.
+                let keys = match result {
+                    RemoteResult::Replies { replies, .. } => match replies.first() {
+                        Some(Reply::Integer(n)) => usize::try_from(*n).ok(),
+                        _ => None,
+                    },
+                    RemoteResult::Refused(_) => None,
+                };
+                let r = self.info(&args, wall_ms(), Some(keys.unwrap_or(0)));
+                self.stats.record_call("info", usec, None);
+                self.reply(id, &r);
+            }
         }
         self.queue_send(id);
         self.resume.push_back(id);
@@ -1232,6 +1247,7 @@ impl Executor {
         spec: &'static CommandSpec,
         args: &[Bytes],
         now_ms: u64,
+        in_exec: bool,
     ) -> Outcome {
         let name = args[0].to_ascii_lowercase();
         let r = match name.as_slice() {
@@ -1279,7 +1295,16 @@ impl Executor {
                 }
                 Reply::ok()
             }
-            b"info" => self.info(args, now_ms),
+            // Through the proxy the keys live in the shards: count them first.
+            b"info" if self.remote.is_some() && !in_exec && info::wants_keyspace(args) => {
+                let dbsize = vec![Bytes::from_static(b"DBSIZE")];
+                let kind = AwaitKind::Info {
+                    args: args.to_vec(),
+                };
+                self.start_remote(id, kind, vec![dbsize], false);
+                return Outcome::Remote;
+            }
+            b"info" => self.info(args, now_ms, None),
             b"config" => {
                 let r = config::config_command(args, &mut self.config, &mut self.stats);
                 self.shared.limits.update(&self.config);
@@ -1502,7 +1527,8 @@ impl Executor {
         Reply::ok()
     }
 
-    fn info(&self, args: &[Bytes], now_ms: u64) -> Reply {
+    /// INFO; `keys`: the cluster's key count (proxy), else the local keyspace's.
+    fn info(&self, args: &[Bytes], now_ms: u64, keys: Option<usize>) -> Reply {
         let input = InfoInput {
             config: &self.config,
             stats: &self.stats,
@@ -1522,7 +1548,7 @@ impl Executor {
                 + self.remote_blocking_keys(false),
             total_blocking_keys_on_nokey: self.blocked.total_blocking_keys_on_nokey()
                 + self.remote_blocking_keys(true),
-            keys: self.db.len(),
+            keys: keys.unwrap_or(self.db.len()),
             dirty: self.db.dirty,
             used_memory_bytes: resident_memory_bytes(),
             store: self.store.as_ref().map(|s| s.stats()).unwrap_or_default(),

@@ -56,6 +56,14 @@ const SECTIONS: &[(&str, &str, bool)] = &[
 ];
 
 /// Which sections `INFO args...` asks for (indexes into [`SECTIONS`]).
+/// Whether `INFO args` shows the keyspace section (the proxy then counts the cluster's keys).
+pub fn wants_keyspace(args: &[Bytes]) -> bool {
+    SECTIONS
+        .iter()
+        .position(|s| s.0 == "keyspace")
+        .is_some_and(|i| wanted(args)[i])
+}
+
 fn wanted(args: &[Bytes]) -> [bool; SECTIONS.len()] {
     let mut want = [false; SECTIONS.len()];
     let names = args.get(1..).unwrap_or_default();
