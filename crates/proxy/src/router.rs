@@ -25,6 +25,12 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(12);
 /// How long the router looks for a leader (elections, restarts) before answering that the
 /// command was not applied.
 pub const LEADER_WAIT: Duration = Duration::from_secs(8);
+/// An Execute outstanding this long makes the router stop sending new commands of the group
+/// to that node until a node names it leader again: a leader that is paused, or cut off from
+/// its peers, is being replaced (its election timeout is 400-800 ms after an 800 ms lease),
+/// and new commands should find the new leader rather than queue behind the old one. The
+/// outstanding command keeps waiting for its own outcome.
+pub const SUSPECT_AFTER: Duration = Duration::from_millis(1000);
 /// Pause between attempts while no leader is known.
 pub const RETRY_BACKOFF: Duration = Duration::from_millis(40);
 
@@ -72,6 +78,9 @@ pub struct Router {
     map: Arc<ClusterMap>,
     channels: NodeChannels,
     leaders: Arc<RwLock<HashMap<u32, u64>>>,
+    /// Nodes with an Execute outstanding longer than [`SUSPECT_AFTER`] (since when), until
+    /// they answer anything: new commands avoid them for a while.
+    suspects: Arc<RwLock<HashMap<u64, Instant>>>,
     /// `stream-node-max-entries` sent with each call (the nodes' own when `None`).
     node_max_entries: Option<u64>,
     /// Dirty-counter movement of the calls made through this router (per job).
@@ -101,6 +110,7 @@ impl Router {
             map,
             channels: NodeChannels::new(),
             leaders: Arc::default(),
+            suspects: Arc::default(),
             node_max_entries: None,
             dirty: Arc::default(),
             next_reader: Arc::default(),
@@ -164,6 +174,44 @@ impl Router {
         };
     }
 
+    /// `node` kept an Execute of `group` waiting too long: forget it as the group's leader
+    /// (unless a newer hint replaced it meanwhile) and avoid it for a while.
+    fn suspect(&self, group: u32, node: u64) {
+        {
+            let mut l = self.leaders.write().unwrap_or_else(|p| p.into_inner());
+            if l.get(&group) == Some(&node) {
+                l.remove(&group);
+            }
+        }
+        self.suspects
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(node)
+            .or_insert_with(Instant::now);
+    }
+
+    /// `node` answered: it is alive and reachable.
+    fn clear_suspect(&self, node: u64) {
+        let suspected = self
+            .suspects
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&node);
+        if suspected {
+            self.suspects
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&node);
+        }
+    }
+
+    fn is_suspect(&self, node: u64) -> bool {
+        self.suspects
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&node)
+    }
+
     fn replicas(&self, group: u32) -> Vec<u64> {
         self.map
             .group(GroupId(group))
@@ -215,7 +263,20 @@ impl Router {
             node_max_entries: self.node_max_entries,
         });
         req.set_timeout(CALL_TIMEOUT);
-        let reply = match client.execute(req).await {
+        let call = client.execute(req);
+        tokio::pin!(call);
+        let reply = tokio::select! {
+            r = &mut call => r,
+            _ = tokio::time::sleep(SUSPECT_AFTER) => {
+                tracing::debug!(node, group, "execute outstanding: looking for the leader anew");
+                self.suspect(group, node);
+                call.await
+            }
+        };
+        if reply.is_ok() {
+            self.clear_suspect(node);
+        }
+        let reply = match reply {
             Ok(r) => r.into_inner(),
             // Refused before running anything.
             Err(status) if status.code() == tonic::Code::InvalidArgument => {
@@ -298,7 +359,8 @@ impl Router {
                 reason: "no such shard".into(),
             });
         }
-        let deadline = Instant::now() + LEADER_WAIT;
+        let start = Instant::now();
+        let deadline = start + LEADER_WAIT;
         let mut next = self.cached_leader(group);
         let mut rotation = 0usize;
         loop {
@@ -306,6 +368,13 @@ impl Router {
                 rotation += 1;
                 replicas[rotation % replicas.len()]
             });
+            // A node that kept a command waiting (paused, or cut off from its peers) is
+            // avoided for up to SUSPECT_AFTER, even when named leader: a new leader is
+            // probably being elected. A leader that was just slow gets its commands again.
+            if self.is_suspect(node) && start.elapsed() < SUSPECT_AFTER && replicas.len() > 1 {
+                tokio::time::sleep(RETRY_BACKOFF).await;
+                continue;
+            }
             match self.attempt(node, group, &commands, idempotent).await {
                 Attempt::Done(r, index) => return Ok((r, index)),
                 Attempt::Unknown(reason) => {
