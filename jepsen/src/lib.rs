@@ -6,6 +6,7 @@
 //! `jepsen check <run-dir>` re-checks a stored `history.jsonl`. Runners and nemeses come
 //! next (issue 5).
 
+pub mod availability;
 pub mod client;
 pub mod docker;
 pub mod group_checker;

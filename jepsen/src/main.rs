@@ -190,6 +190,9 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The availability report counts operations invoked this long after a fault began.
+const AVAILABILITY_SETTLE_S: f64 = 2.0;
+
 /// The bound of L10: every shard accepts writes this soon after the heal.
 const LIVENESS_BOUND_MS: f64 = 15_000.0;
 
@@ -205,10 +208,18 @@ fn check(run: &Path, history: &[jepsen::history::Record]) -> anyhow::Result<Verd
     let report = jepsen::log_checker::check_log(history);
     let groups = jepsen::group_checker::check_groups(history);
     let liveness = jepsen::liveness::check_liveness(history, LIVENESS_BOUND_MS);
+    let nemesis = std::fs::read_to_string(run.join("nemesis.log")).unwrap_or_default();
+    let windows = jepsen::plot::parse_fault_windows(&nemesis);
+    let available = jepsen::availability::availability(history, &windows, AVAILABILITY_SETTLE_S);
     for a in report.anomalies.iter().chain(&groups.anomalies).take(50) {
         println!("{} {}: {}", a.kind, a.key, a.detail);
     }
-    let results = serde_json::json!({ "log": &report, "groups": &groups, "liveness": &liveness });
+    let results = serde_json::json!({
+        "log": &report,
+        "groups": &groups,
+        "liveness": &liveness,
+        "availability": { "settle_s": AVAILABILITY_SETTLE_S, "windows": &available },
+    });
     std::fs::write(
         run.join("results.json"),
         serde_json::to_vec_pretty(&results)?,
@@ -242,6 +253,15 @@ fn check(run: &Path, history: &[jepsen::history::Record]) -> anyhow::Result<Verd
             groups.claims,
             groups.acks,
             groups.anomalies.len()
+        );
+    }
+    if !available.is_empty() {
+        let (ok, fail, unknown) = available.iter().fold((0, 0, 0), |(o, f, u), w| {
+            (o + w.ok, f + w.fail, u + w.unknown)
+        });
+        println!(
+            "availability (report): {} fault windows; operations invoked {AVAILABILITY_SETTLE_S} s or more into one: {ok} ok, {fail} failed, {unknown} unknown",
+            available.len()
         );
     }
     let safe = report.valid() && groups.valid();
