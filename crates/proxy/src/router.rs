@@ -25,11 +25,11 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(12);
 /// How long the router looks for a leader (elections, restarts) before answering that the
 /// command was not applied.
 pub const LEADER_WAIT: Duration = Duration::from_secs(8);
-/// An Execute outstanding this long makes the router stop sending new commands of the group
-/// to that node until a node names it leader again: a leader that is paused, or cut off from
-/// its peers, is being replaced (its election timeout is 400-800 ms after an 800 ms lease),
-/// and new commands should find the new leader rather than queue behind the old one. The
-/// outstanding command keeps waiting for its own outcome.
+/// An Execute outstanding this long, from a node that answered nothing else meanwhile, makes
+/// the router stop sending new commands of the group to that node until it answers again: a
+/// leader that is paused, or cut off from its peers, is being replaced (its election timeout
+/// is 400-800 ms after an 800 ms lease), and new commands should find the new leader rather
+/// than queue behind the old one. The outstanding command keeps waiting for its own outcome.
 pub const SUSPECT_AFTER: Duration = Duration::from_millis(1000);
 /// Pause between attempts while no leader is known.
 pub const RETRY_BACKOFF: Duration = Duration::from_millis(40);
@@ -81,6 +81,10 @@ pub struct Router {
     /// Nodes with an Execute outstanding longer than [`SUSPECT_AFTER`] (since when), until
     /// they answer anything: new commands avoid them for a while.
     suspects: Arc<RwLock<HashMap<u64, Instant>>>,
+    /// Per node, when it last answered an Execute (milliseconds since `epoch`): a node that
+    /// keeps answering others is slow (loaded), not gone, and is not suspected.
+    answered: Arc<HashMap<u64, std::sync::atomic::AtomicU64>>,
+    epoch: Instant,
     /// `stream-node-max-entries` sent with each call (the nodes' own when `None`).
     node_max_entries: Option<u64>,
     /// Dirty-counter movement of the calls made through this router (per job).
@@ -107,10 +111,17 @@ enum Attempt {
 impl Router {
     pub fn new(map: Arc<ClusterMap>) -> Router {
         Router {
-            map,
+            map: Arc::clone(&map),
             channels: NodeChannels::new(),
             leaders: Arc::default(),
             suspects: Arc::default(),
+            answered: Arc::new(
+                map.nodes
+                    .keys()
+                    .map(|n| (n.0, std::sync::atomic::AtomicU64::new(0)))
+                    .collect(),
+            ),
+            epoch: Instant::now(),
             node_max_entries: None,
             dirty: Arc::default(),
             next_reader: Arc::default(),
@@ -190,8 +201,24 @@ impl Router {
             .or_insert_with(Instant::now);
     }
 
+    fn since_epoch_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Whether `node` answered no Execute in the last [`SUSPECT_AFTER`].
+    fn silent(&self, node: u64) -> bool {
+        let last = self
+            .answered
+            .get(&node)
+            .map_or(0, |a| a.load(std::sync::atomic::Ordering::Relaxed));
+        self.since_epoch_ms().saturating_sub(last) >= SUSPECT_AFTER.as_millis() as u64
+    }
+
     /// `node` answered: it is alive and reachable.
     fn clear_suspect(&self, node: u64) {
+        if let Some(a) = self.answered.get(&node) {
+            a.store(self.since_epoch_ms(), std::sync::atomic::Ordering::Relaxed);
+        }
         let suspected = self
             .suspects
             .read()
@@ -268,8 +295,12 @@ impl Router {
         let reply = tokio::select! {
             r = &mut call => r,
             _ = tokio::time::sleep(SUSPECT_AFTER) => {
-                tracing::debug!(node, group, "execute outstanding: looking for the leader anew");
-                self.suspect(group, node);
+                // Slow but answering others (load): keep going there. Silent: paused, or
+                // cut off; look for the leader anew.
+                if self.silent(node) {
+                    tracing::debug!(node, group, "execute outstanding: looking for the leader anew");
+                    self.suspect(group, node);
+                }
                 call.await
             }
         };
