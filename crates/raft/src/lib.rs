@@ -34,5 +34,5 @@ pub use group::{GroupError, GroupOptions, GroupReplica, RaftSettings};
 pub use log_store::LogStore;
 pub use network::{Faults, Network};
 pub use replica::{open_replica, RaftStorageError};
-pub use state_machine::{GroupShared, StateMachine};
+pub use state_machine::{GroupShared, StateMachine, SM_COMMIT_DELAY, SM_COMMIT_ENTRIES};
 pub use types::{Applied, NodeId, Proposal, TypeConfig};
