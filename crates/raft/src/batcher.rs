@@ -109,7 +109,7 @@ impl BatcherHandle {
         }
         let (respond, rx) = oneshot::channel();
         let job = Job {
-            commands,
+            commands: commands.into_iter().map(own_args).collect(),
             node_max_entries,
             respond,
         };
@@ -123,6 +123,28 @@ impl BatcherHandle {
             Err(_) => Outcome::Unavailable("the group is shutting down".into()),
         }
     }
+}
+
+/// The arguments of one command, copied into ONE allocation of their own. Arguments decoded
+/// from a gRPC request are slices of the request's receive buffer (8 KiB or more); the
+/// working copy keeps what XADD stores (fields, values, names) for the leader's whole term,
+/// so without the copy every request's buffer stayed alive with it (found with heaptrack:
+/// a leader's memory grew by about 8 KiB per XADD).
+pub fn own_args(args: Vec<Bytes>) -> Vec<Bytes> {
+    let total: usize = args.iter().map(Bytes::len).sum();
+    let mut buf = bytes::BytesMut::with_capacity(total);
+    for a in &args {
+        buf.extend_from_slice(a);
+    }
+    let buf = buf.freeze();
+    let mut at = 0;
+    args.iter()
+        .map(|a| {
+            let part = buf.slice(at..at + a.len());
+            at += a.len();
+            part
+        })
+        .collect()
 }
 
 /// Settings the batcher reads on every batch.
@@ -610,6 +632,36 @@ fn unknown_command(args: &[Bytes]) -> Reply {
     Reply::Error(Bytes::from(format!(
         "ERR unknown command '{name}', with args beginning with: "
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owned_args_keep_their_bytes_and_nothing_of_the_buffer_they_came_from() {
+        let received = Bytes::from(vec![b'x'; 8192]);
+        let mut args: Vec<Bytes> = vec![received.slice(0..4), received.slice(10..11)];
+        args.push(Bytes::new());
+        args.push(Bytes::from_static(b"value"));
+        let owned = own_args(args.clone());
+        assert_eq!(owned, args);
+        let range = received.as_ptr_range();
+        for a in owned.iter().filter(|a| !a.is_empty()) {
+            assert!(
+                !range.contains(&a.as_ptr()),
+                "an argument still points into the received buffer"
+            );
+        }
+        // All of one command's arguments share one allocation of exactly their size.
+        assert_eq!(owned[1].as_ptr(), owned[0].as_ptr().wrapping_add(4));
+        assert_eq!(owned[3].as_ptr(), owned[1].as_ptr().wrapping_add(1));
+        drop(args);
+        assert!(
+            received.is_unique(),
+            "the received buffer is no longer referenced"
+        );
+    }
 }
 
 #[cfg(all(test, feature = "fault-injection"))]
