@@ -232,16 +232,22 @@ impl Executor {
         shared: Arc<Shared>,
     ) -> Executor {
         let applied_index = store.as_ref().map_or(0, |s| s.applied_index());
-        let (syncer, jobs) = std::sync::mpsc::channel();
-        let syncer_thread = match std::thread::Builder::new()
-            .name("xraft-syncer".into())
-            .spawn(move || run_syncer(jobs))
-        {
-            Ok(t) => Some(t),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start the syncer thread");
-                std::process::exit(1);
+        // Without a store (the proxy) nothing is ever synced: replies go out from here, one
+        // thread hop fewer per command.
+        let (syncer, syncer_thread) = if store.is_some() {
+            let (syncer, jobs) = std::sync::mpsc::channel();
+            match std::thread::Builder::new()
+                .name("xraft-syncer".into())
+                .spawn(move || run_syncer(jobs))
+            {
+                Ok(t) => (Some(syncer), Some(t)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the syncer thread");
+                    std::process::exit(1);
+                }
             }
+        } else {
+            (None, None)
         };
         Executor {
             db,
@@ -265,7 +271,7 @@ impl Executor {
             group_batches: 0,
             prev_group_batches: 0,
             linger_target: 0,
-            syncer: Some(syncer),
+            syncer,
             syncer_thread,
         }
     }
@@ -517,8 +523,15 @@ impl Executor {
         }
         // Replies without a ticket (reads) still go through the syncer: they may have seen
         // state of an earlier group whose sync is in flight, and must not overtake it.
-        if let Some(syncer) = &self.syncer {
-            let _ = syncer.send(SyncJob { ticket, replies });
+        match &self.syncer {
+            Some(syncer) => {
+                let _ = syncer.send(SyncJob { ticket, replies });
+            }
+            None => {
+                for (tx, r) in replies {
+                    let _ = tx.send(r);
+                }
+            }
         }
     }
 

@@ -29,6 +29,8 @@ const SAME_TICK_WINDOW: Duration = Duration::from_secs(1);
 pub(crate) struct DiskSync {
     dir: PathBuf,
     blobs_dir: PathBuf,
+    /// `blobs/`, open: its mtime is read with `fstat` on every sync, no path lookup.
+    blobs_handle: File,
     db_file: Arc<File>,
     /// Blob files fsynced so far (still present at the last listing).
     synced_blobs: HashSet<OsString>,
@@ -62,9 +64,13 @@ impl DiskSync {
     pub(crate) fn open(dir: &Path) -> Result<DiskSync, StorageError> {
         let db_path = dir.join("db");
         let db_file = File::open(&db_path).map_err(|e| StorageError::io("open", &db_path, e))?;
+        let blobs_dir = dir.join("blobs");
+        let blobs_handle =
+            File::open(&blobs_dir).map_err(|e| StorageError::io("open", &blobs_dir, e))?;
         Ok(DiskSync {
             dir: dir.to_path_buf(),
-            blobs_dir: dir.join("blobs"),
+            blobs_dir,
+            blobs_handle,
             db_file: Arc::new(db_file),
             synced_blobs: HashSet::new(),
             listed: None,
@@ -90,11 +96,13 @@ impl DiskSync {
         Ok(())
     }
 
-    /// Cheap check (one `stat`) for new blob files; syncs them if there are any. Called
+    /// Cheap check (one `fstat`) for new blob files; syncs them if there are any. Called
     /// after every commit so that a blob reaches the disk before sled's background flusher
     /// can make a log record pointing to it durable.
     pub(crate) fn sync_new_blobs_if_changed(&mut self) -> Result<(), StorageError> {
-        let mtime = std::fs::metadata(&self.blobs_dir)
+        let mtime = self
+            .blobs_handle
+            .metadata()
             .and_then(|m| m.modified())
             .map_err(|e| StorageError::io("stat", &self.blobs_dir, e))?;
         let unchanged = match self.listed {
