@@ -138,6 +138,7 @@ impl Node {
         check_cluster_map(&cfg.data_dir, &cfg.cluster)?;
         let faults = Faults::new();
         let channels = NodeChannels::new();
+        let append_pipes = raft::network::AppendPipes::new(channels.clone());
         let opts = GroupOptions {
             raft: cfg.raft.clone(),
             store: cfg.store,
@@ -156,6 +157,7 @@ impl Node {
                 node_id: cfg.node_id,
                 group_id: gid.0,
                 channels: channels.clone(),
+                append_pipes: append_pipes.clone(),
                 faults: Arc::clone(&faults),
             };
             let replica =
@@ -186,14 +188,17 @@ impl Node {
         // peer's delayed ACK, ~40 ms).
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
         let raft_service = services::RaftService {
             node_id: cfg.node_id,
             groups: Arc::clone(&groups),
             faults: Arc::clone(&faults),
+            stopping: stopping.clone(),
         };
         let broker_service = services::BrokerService {
             node_id: cfg.node_id,
             groups: Arc::clone(&groups),
+            stopping,
         };
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -208,8 +213,11 @@ impl Node {
                         .max_decoding_message_size(rpc::MAX_MESSAGE_BYTES)
                         .max_encoding_message_size(rpc::MAX_MESSAGE_BYTES),
                 )
-                .serve_with_incoming_shutdown(incoming, async {
+                .serve_with_incoming_shutdown(incoming, async move {
                     let _ = stop_rx.await;
+                    // The long-lived call streams end, so that the graceful shutdown
+                    // does not wait for them forever.
+                    let _ = stopping_tx.send(true);
                 })
                 .await;
             if let Err(e) = result {

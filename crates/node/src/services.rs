@@ -14,8 +14,9 @@ use rpc::pb::raft_error::Kind;
 use rpc::pb::raft_reply::Result as ReplyResult;
 use rpc::pb::raft_transport_server::RaftTransport;
 use rpc::pb::{
-    ElectReply, ElectRequest, ExecuteReply, ExecuteRequest, GroupStatus, NotLeader,
-    RaftError as PbRaftError, RaftReply, RaftRequest, ReadReply, ReadRequest, StatusReply,
+    ElectReply, ElectRequest, ExecuteCalls, ExecuteReply, ExecuteRequest, ExecuteResult,
+    ExecuteResults, GroupStatus, NotLeader, RaftCall, RaftCalls, RaftError as PbRaftError,
+    RaftReply, RaftRequest, RaftResult, RaftResults, ReadReply, ReadRequest, StatusReply,
     StatusRequest, WaitReply, WaitRequest,
 };
 use tokio::sync::broadcast::error::RecvError;
@@ -31,10 +32,13 @@ pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// The replicas this node hosts, by group id.
 pub type Groups = Arc<BTreeMap<u32, Arc<GroupReplica>>>;
 
+#[derive(Clone)]
 pub struct RaftService {
     pub node_id: u64,
     pub groups: Groups,
     pub faults: Arc<Faults>,
+    /// Turns true when the node's server shuts down: long-lived streams end then.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 fn raft_error(kind: Kind, message: String, payload: Vec<u8>) -> Response<RaftReply> {
@@ -82,6 +86,24 @@ impl RaftService {
     }
 }
 
+impl RaftService {
+    /// One AppendEntries (unary or on the stream).
+    async fn append(&self, req: RaftRequest) -> RaftReply {
+        let group = match self.route(&req) {
+            Ok(g) => g,
+            Err(reply) => return reply.into_inner(),
+        };
+        let rpc = match raft::codec::decode(&req.payload) {
+            Ok(r) => r,
+            Err(e) => return raft_error(Kind::BadRequest, e.to_string(), Vec::new()).into_inner(),
+        };
+        match group.raft.append_entries(rpc).await {
+            Ok(resp) => ok_payload(raft::codec::encode(&resp)).into_inner(),
+            Err(e) => raft_error(Kind::Raft, e.to_string(), raft::codec::encode(&e)).into_inner(),
+        }
+    }
+}
+
 macro_rules! raft_call {
     ($self:ident, $request:ident, $method:ident) => {{
         let req = $request.into_inner();
@@ -106,7 +128,35 @@ impl RaftTransport for RaftService {
         &self,
         request: Request<RaftRequest>,
     ) -> Result<Response<RaftReply>, Status> {
-        raft_call!(self, request, append_entries)
+        Ok(Response::new(self.append(request.into_inner()).await))
+    }
+
+    type AppendStreamStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<RaftResults, Status>> + Send + 'static>,
+    >;
+
+    async fn append_stream(
+        &self,
+        request: Request<tonic::Streaming<RaftCalls>>,
+    ) -> Result<Response<Self::AppendStreamStream>, Status> {
+        let svc = self.clone();
+        let results = rpc::pipe::serve(
+            request.into_inner(),
+            |m: RaftCalls| m.calls,
+            |results| RaftResults { results },
+            MAX_STREAM_CALLS_IN_FLIGHT,
+            self.stopping.clone(),
+            move |call: RaftCall| {
+                let svc = svc.clone();
+                async move {
+                    RaftResult {
+                        id: call.id,
+                        reply: Some(svc.append(call.request.unwrap_or_default()).await),
+                    }
+                }
+            },
+        );
+        Ok(Response::new(Box::pin(results)))
     }
 
     async fn vote(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
@@ -124,6 +174,8 @@ impl RaftTransport for RaftService {
 pub struct BrokerService {
     pub node_id: u64,
     pub groups: Groups,
+    /// Turns true when the node's server shuts down: long-lived streams end then.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 fn outcome_reply(outcome: Outcome, applied_index: u64) -> ExecuteReply {
@@ -154,31 +206,67 @@ fn role(state: ServerState) -> &'static str {
     }
 }
 
+/// One Execute (unary or on the stream): runs the commands on the group's batcher.
+async fn execute_on(groups: &Groups, req: ExecuteRequest) -> ExecuteReply {
+    let Some(group) = groups.get(&req.group_id).cloned() else {
+        return outcome_reply(Outcome::NotLeader { leader: None }, 0);
+    };
+    if req.commands.len() > MAX_COMMANDS_PER_EXECUTE {
+        return outcome_reply(
+            Outcome::Unavailable(format!(
+                "at most {MAX_COMMANDS_PER_EXECUTE} commands per call"
+            )),
+            0,
+        );
+    }
+    let commands: Vec<Vec<Bytes>> = req.commands.into_iter().map(|c| c.args).collect();
+    let applied_index = group.shared.applied_index();
+    let outcome = group.batcher.execute(commands, req.node_max_entries).await;
+    outcome_reply(outcome, applied_index)
+}
+
+/// Calls of one ExecuteStream allowed to run at once; beyond this the stream's next
+/// message is not read until some finish (HTTP/2 flow control then holds the caller back).
+const MAX_STREAM_CALLS_IN_FLIGHT: usize = 8192;
+
 #[tonic::async_trait]
 impl Broker for BrokerService {
     async fn execute(
         &self,
         request: Request<ExecuteRequest>,
     ) -> Result<Response<ExecuteReply>, Status> {
-        let req = request.into_inner();
-        let Some(group) = self.groups.get(&req.group_id).cloned() else {
-            return Ok(Response::new(outcome_reply(
-                Outcome::NotLeader { leader: None },
-                0,
-            )));
-        };
-        if req.commands.len() > MAX_COMMANDS_PER_EXECUTE {
-            return Ok(Response::new(outcome_reply(
-                Outcome::Unavailable(format!(
-                    "at most {MAX_COMMANDS_PER_EXECUTE} commands per call"
-                )),
-                0,
-            )));
-        }
-        let commands: Vec<Vec<Bytes>> = req.commands.into_iter().map(|c| c.args).collect();
-        let applied_index = group.shared.applied_index();
-        let outcome = group.batcher.execute(commands, req.node_max_entries).await;
-        Ok(Response::new(outcome_reply(outcome, applied_index)))
+        Ok(Response::new(
+            execute_on(&self.groups, request.into_inner()).await,
+        ))
+    }
+
+    type ExecuteStreamStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<ExecuteResults, Status>> + Send + 'static>,
+    >;
+
+    async fn execute_stream(
+        &self,
+        request: Request<tonic::Streaming<ExecuteCalls>>,
+    ) -> Result<Response<Self::ExecuteStreamStream>, Status> {
+        let groups = Arc::clone(&self.groups);
+        let results = rpc::pipe::serve(
+            request.into_inner(),
+            |m: ExecuteCalls| m.calls,
+            |results| ExecuteResults { results },
+            MAX_STREAM_CALLS_IN_FLIGHT,
+            self.stopping.clone(),
+            move |call: rpc::pb::ExecuteCall| {
+                let groups = Arc::clone(&groups);
+                async move {
+                    let reply = execute_on(&groups, call.request.unwrap_or_default()).await;
+                    ExecuteResult {
+                        id: call.id,
+                        reply: Some(reply),
+                    }
+                }
+            },
+        );
+        Ok(Response::new(Box::pin(results)))
     }
 
     async fn wait_for_data(

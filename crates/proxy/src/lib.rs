@@ -16,6 +16,7 @@
 //! a write that may have reached a leader.
 
 pub mod keyspace;
+pub mod pipe;
 pub mod router;
 
 use std::sync::Arc;

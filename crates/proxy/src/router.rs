@@ -20,6 +20,8 @@ use rpc::NodeChannels;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use crate::pipe::{PipeError, Pipes};
+
 /// How long one Execute may take on the node before its outcome is unknown.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(12);
 /// How long the router looks for a leader (elections, restarts) before answering that the
@@ -57,26 +59,13 @@ impl RouteError {
     }
 }
 
-/// Whether a failed call certainly never reached the node: the TCP connection could not
-/// be established (tonic reports it as `Unavailable` with the connect error).
-fn never_sent(status: &tonic::Status) -> bool {
-    if status.code() != tonic::Code::Unavailable {
-        return false;
-    }
-    let mut text = status.message().to_string();
-    let mut source = std::error::Error::source(status);
-    while let Some(e) = source {
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text.contains("tcp connect error") || text.contains("Connection refused")
-}
-
 /// Routes to group leaders. Cheap to clone; clones share the leader cache and connections.
 #[derive(Clone)]
 pub struct Router {
     map: Arc<ClusterMap>,
     channels: NodeChannels,
+    /// Execute calls, one stream per node (see [`crate::pipe`]).
+    pipes: Pipes,
     leaders: Arc<RwLock<HashMap<u32, u64>>>,
     /// Nodes with an Execute outstanding longer than [`SUSPECT_AFTER`] (since when), until
     /// they answer anything: new commands avoid them for a while.
@@ -104,15 +93,15 @@ enum Attempt {
         reason: String,
     },
     Unknown(String),
-    /// Not applied, and retrying would not help.
-    Refused(String),
 }
 
 impl Router {
     pub fn new(map: Arc<ClusterMap>) -> Router {
+        let channels = NodeChannels::new();
         Router {
             map: Arc::clone(&map),
-            channels: NodeChannels::new(),
+            pipes: Pipes::new(Arc::clone(&map), channels.clone()),
+            channels,
             leaders: Arc::default(),
             suspects: Arc::default(),
             answered: Arc::new(
@@ -271,26 +260,15 @@ impl Router {
         commands: &[Vec<Bytes>],
         idempotent: bool,
     ) -> Attempt {
-        let mut client = match self.client(node).await {
-            Ok(c) => c,
-            Err(reason) => {
-                return Attempt::Retry {
-                    next: None,
-                    wait: true,
-                    reason,
-                }
-            }
-        };
-        let mut req = tonic::Request::new(ExecuteRequest {
+        let req = ExecuteRequest {
             group_id: group,
             commands: commands
                 .iter()
                 .map(|args| Command { args: args.clone() })
                 .collect(),
             node_max_entries: self.node_max_entries,
-        });
-        req.set_timeout(CALL_TIMEOUT);
-        let call = client.execute(req);
+        };
+        let call = tokio::time::timeout(CALL_TIMEOUT, self.pipes.call(node, req));
         tokio::pin!(call);
         let reply = tokio::select! {
             r = &mut call => r,
@@ -304,31 +282,41 @@ impl Router {
                 call.await
             }
         };
-        if reply.is_ok() {
-            self.clear_suspect(node);
-        }
         let reply = match reply {
-            Ok(r) => r.into_inner(),
-            // Refused before running anything.
-            Err(status) if status.code() == tonic::Code::InvalidArgument => {
-                return Attempt::Refused(format!("node {node}: {}", status.message()))
+            Ok(Ok(r)) => {
+                self.clear_suspect(node);
+                r
             }
-            // The connection could not be made: nothing was sent.
-            Err(status) if never_sent(&status) => {
+            // The stream could not be opened: nothing was sent.
+            Ok(Err(PipeError::NeverSent(reason))) => {
                 return Attempt::Retry {
                     next: None,
                     wait: true,
-                    reason: format!("node {node} unreachable: {}", status.message()),
+                    reason,
                 }
             }
-            Err(status) if idempotent => {
+            Ok(Err(PipeError::Broken(reason))) if idempotent => {
                 return Attempt::Retry {
                     next: None,
                     wait: true,
-                    reason: status.message().to_string(),
+                    reason,
                 }
             }
-            Err(status) => return Attempt::Unknown(format!("node {node}: {}", status.message())),
+            Ok(Err(PipeError::Broken(reason))) => return Attempt::Unknown(reason),
+            Err(_elapsed) => {
+                let reason = format!(
+                    "node {node}: no reply within {} ms",
+                    CALL_TIMEOUT.as_millis()
+                );
+                if idempotent {
+                    return Attempt::Retry {
+                        next: None,
+                        wait: true,
+                        reason,
+                    };
+                }
+                return Attempt::Unknown(reason);
+            }
         };
         match reply.outcome {
             Some(PbOutcome::Replies(b)) => match raft::codec::decode::<Vec<Reply>>(&b) {
@@ -412,7 +400,6 @@ impl Router {
                     self.set_leader(group, None);
                     return Err(RouteError::Unknown { group, reason });
                 }
-                Attempt::Refused(reason) => return Err(RouteError::NotApplied { group, reason }),
                 Attempt::Retry {
                     next: hint,
                     wait,

@@ -2,6 +2,11 @@
 //! gRPC service, one shared HTTP/2 channel per peer node for all groups (each request carries
 //! its group id). Requests and responses are openraft's own types in [`crate::codec`].
 //!
+//! AppendEntries (the bulk of the traffic: every batch and heartbeat) go over one
+//! `AppendStream` per peer node shared by all groups ([`rpc::pipe`]), so that the entries of
+//! several groups, and of several rounds, share HTTP/2 frames and socket writes; votes and
+//! snapshot chunks stay unary (a large chunk must not hold up the heartbeats behind it).
+//!
 //! [`Faults`] lets tests cut links (both directions when both nodes are told): a blocked
 //! peer is reported unreachable without sending anything, and the server side refuses
 //! requests from blocked sources.
@@ -22,7 +27,8 @@ use openraft::BasicNode;
 use rpc::pb::raft_error::Kind;
 use rpc::pb::raft_reply::Result as ReplyResult;
 use rpc::pb::raft_transport_client::RaftTransportClient;
-use rpc::pb::{RaftReply, RaftRequest};
+use rpc::pb::{RaftCall, RaftCalls, RaftReply, RaftRequest, RaftResults};
+use rpc::pipe::{Opening, Outbound, PipeError, Pipes, Protocol};
 use rpc::NodeChannels;
 use serde::de::DeserializeOwned;
 
@@ -63,12 +69,55 @@ impl Faults {
     }
 }
 
+/// The `AppendStream` RPC.
+pub struct AppendProtocol;
+
+impl Protocol for AppendProtocol {
+    type Request = RaftRequest;
+    type Reply = RaftReply;
+    type Calls = RaftCalls;
+    type Results = RaftResults;
+
+    fn calls(batch: Vec<(u64, RaftRequest)>) -> RaftCalls {
+        RaftCalls {
+            calls: batch
+                .into_iter()
+                .map(|(id, request)| RaftCall {
+                    id,
+                    request: Some(request),
+                })
+                .collect(),
+        }
+    }
+
+    fn results(msg: RaftResults) -> Vec<(u64, Option<RaftReply>)> {
+        msg.results.into_iter().map(|r| (r.id, r.reply)).collect()
+    }
+
+    fn open(
+        channel: tonic::transport::Channel,
+        outbound: Outbound<RaftCalls>,
+    ) -> Opening<RaftResults> {
+        Box::pin(async move {
+            let mut client = RaftTransportClient::new(channel)
+                .max_decoding_message_size(rpc::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(rpc::MAX_MESSAGE_BYTES);
+            client.append_stream(outbound).await.map(|r| r.into_inner())
+        })
+    }
+}
+
+/// The AppendEntries pipes of one node (one per peer, shared by its groups).
+pub type AppendPipes = Pipes<AppendProtocol>;
+
 /// openraft's network factory for one group on one node.
 #[derive(Clone)]
 pub struct Network {
     pub node_id: NodeId,
     pub group_id: u32,
     pub channels: NodeChannels,
+    /// Shared by every group of the node.
+    pub append_pipes: AppendPipes,
     pub faults: Arc<Faults>,
 }
 
@@ -112,33 +161,54 @@ impl Peer {
                 "link blocked (fault injection)".into(),
             ));
         }
-        let channel = self
-            .net
-            .channels
-            .get(self.target, &self.addr)
-            .map_err(|e| CallError::Unreachable(e.to_string()))?;
-        let mut client = RaftTransportClient::new(channel)
-            .max_decoding_message_size(rpc::MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(rpc::MAX_MESSAGE_BYTES);
-        let mut req = tonic::Request::new(RaftRequest {
+        let request = RaftRequest {
             group_id: self.net.group_id,
             target_node: self.target,
             source_node: self.net.node_id,
             payload: payload.into(),
-        });
-        req.set_timeout(ttl);
-        let reply = match kind {
-            Call::Append => client.append_entries(req).await,
-            Call::Vote => client.vote(req).await,
-            Call::Snapshot => client.install_snapshot(req).await,
         };
-        let reply: RaftReply = match reply {
-            Ok(r) => r.into_inner(),
-            Err(status) => {
-                return Err(match status.code() {
-                    tonic::Code::Unavailable => CallError::Unreachable(status.to_string()),
-                    _ => CallError::Network(status.to_string()),
-                })
+        let reply: RaftReply = match kind {
+            Call::Append => {
+                let call = self.net.append_pipes.call(self.target, &self.addr, request);
+                match tokio::time::timeout(ttl, call).await {
+                    Ok(Ok(reply)) => reply,
+                    // Not sent, or the connection broke: the peer is (for now) unreachable.
+                    Ok(Err(PipeError::NeverSent(m) | PipeError::Broken(m))) => {
+                        return Err(CallError::Unreachable(m))
+                    }
+                    Err(_) => {
+                        return Err(CallError::Network(format!(
+                            "no reply within {} ms",
+                            ttl.as_millis()
+                        )))
+                    }
+                }
+            }
+            Call::Vote | Call::Snapshot => {
+                let channel = self
+                    .net
+                    .channels
+                    .get(self.target, &self.addr)
+                    .map_err(|e| CallError::Unreachable(e.to_string()))?;
+                let mut client = RaftTransportClient::new(channel)
+                    .max_decoding_message_size(rpc::MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(rpc::MAX_MESSAGE_BYTES);
+                let mut req = tonic::Request::new(request);
+                req.set_timeout(ttl);
+                let reply = if matches!(kind, Call::Vote) {
+                    client.vote(req).await
+                } else {
+                    client.install_snapshot(req).await
+                };
+                match reply {
+                    Ok(r) => r.into_inner(),
+                    Err(status) => {
+                        return Err(match status.code() {
+                            tonic::Code::Unavailable => CallError::Unreachable(status.to_string()),
+                            _ => CallError::Network(status.to_string()),
+                        })
+                    }
+                }
             }
         };
         match reply.result {

@@ -6,6 +6,7 @@
 //! depend on the engine or Raft internals: their payloads travel as opaque `bytes`.
 
 pub mod channels;
+pub mod pipe;
 
 /// Generated code of package `xraft.v1`.
 #[allow(clippy::all, missing_docs)]
