@@ -225,8 +225,9 @@ async fn execute_on(groups: &Groups, req: ExecuteRequest) -> ExecuteReply {
     outcome_reply(outcome, applied_index)
 }
 
-/// Calls of one ExecuteStream allowed to run at once; beyond this the stream's next
-/// message is not read until some finish (HTTP/2 flow control then holds the caller back).
+/// Calls of one ExecuteStream or AppendStream allowed to run at once; beyond this the
+/// stream's next message is not read until some finish (HTTP/2 flow control then holds the
+/// caller back).
 const MAX_STREAM_CALLS_IN_FLIGHT: usize = 8192;
 
 #[tonic::async_trait]
