@@ -54,23 +54,12 @@ impl Writes {
         (puts, dels)
     }
 
-    /// The non-empty trees' writes as sled batches.
-    pub(crate) fn into_batches(self) -> Vec<(TreeId, sled::Batch)> {
-        let mut out = Vec::new();
-        for (t, m) in TreeId::ALL.into_iter().zip(self.maps) {
-            if m.is_empty() {
-                continue;
-            }
-            let mut b = sled::Batch::default();
-            for (k, v) in m {
-                match v {
-                    Some(v) => b.insert(k, v),
-                    None => b.remove(k),
-                }
-            }
-            out.push((t, b));
-        }
-        out
+    /// Every write, tree by tree (in [`TreeId::ALL`] order), in key order within a tree.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (TreeId, &[u8], Option<&Vec<u8>>)> {
+        TreeId::ALL
+            .into_iter()
+            .zip(&self.maps)
+            .flat_map(|(t, m)| m.iter().map(move |(k, v)| (t, k.as_slice(), v.as_ref())))
     }
 }
 

@@ -9,11 +9,16 @@ use streams::{Change, Db};
 use crate::batch::{self, Writes};
 use crate::durable::{DiskFlush, DiskSync};
 use crate::error::StorageError;
+use crate::journal;
 use crate::load;
 use crate::trees::{TreeId, Trees};
 
-/// The layout version written under `meta/format_version`.
-pub const FORMAT_VERSION: u32 = 1;
+/// The layout version written under `meta/format_version`. 2 added the `journal` tree (a
+/// build that does not replay it must not open a database that may need it); version 1
+/// databases are upgraded at open (they have no journal).
+pub const FORMAT_VERSION: u32 = 2;
+/// The layout version before the journal.
+const FORMAT_VERSION_NO_JOURNAL: u32 = 1;
 
 /// `meta` tree keys.
 const META_APPLIED_INDEX: &[u8] = b"applied_index";
@@ -88,6 +93,11 @@ pub struct Store {
     applied_index: u64,
     stats: StoreStats,
     sync_timings: Arc<Mutex<SyncTimings>>,
+    /// The redo journal (see [`crate::journal`]), its next record number, and the chunk keys
+    /// of the records before it, removed after the next commit's writes.
+    journal: sled::Tree,
+    journal_seq: u64,
+    journal_outstanding: Vec<[u8; 12]>,
 }
 
 /// Sync counters, updated by whichever thread waits on a [`SyncTicket`].
@@ -240,7 +250,10 @@ impl Store {
                             "not a 4-byte integer",
                         )
                     })?;
-                if found != FORMAT_VERSION {
+                if found == FORMAT_VERSION_NO_JOURNAL {
+                    meta.insert(META_FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
+                    trees.db.flush()?;
+                } else if found != FORMAT_VERSION {
                     return Err(StorageError::UnsupportedFormat {
                         found,
                         expected: FORMAT_VERSION,
@@ -251,6 +264,15 @@ impl Store {
                 meta.insert(META_FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
                 trees.db.flush()?;
             }
+        }
+        let journal = trees.db.open_tree(journal::JOURNAL_TREE)?;
+        let recovered = journal::recover(&trees, &journal)?;
+        if recovered.replayed > 0 {
+            tracing::info!(
+                dir = %dir.display(),
+                records = recovered.replayed,
+                "storage: journal replayed"
+            );
         }
         let applied_index = read_u64(meta, META_APPLIED_INDEX)?.unwrap_or(0);
         let db = load::load(&trees)?;
@@ -277,13 +299,17 @@ impl Store {
                 applied_index,
                 stats,
                 sync_timings: Arc::default(),
+                journal,
+                journal_seq: recovered.next_seq,
+                journal_outstanding: recovered.leftover,
             },
             db,
         ))
     }
 
-    /// Writes the items named by `changes` (as they are in `db` now) and `applied_index` as
-    /// ONE atomic sled transaction across all trees. Not yet durable: see [`Store::sync`].
+    /// Writes the items named by `changes` (as they are in `db` now) and `applied_index`,
+    /// atomically across all trees (a crash leaves all of them or none: see
+    /// [`crate::journal`]). Not yet durable: see [`Store::sync`].
     pub fn commit(
         &mut self,
         db: &Db,
@@ -294,7 +320,7 @@ impl Store {
     }
 
     /// [`Store::commit`], also writing `extra_meta` (key, value) items to the `meta` tree in
-    /// the same transaction (the Raft state machine records its last applied log id and
+    /// the same atomic commit (the Raft state machine records its last applied log id and
     /// membership there). Keys must not collide with the store's own meta keys.
     pub fn commit_with_meta(
         &mut self,
@@ -317,26 +343,18 @@ impl Store {
             );
             writes.put(TreeId::Meta, k.to_vec(), v.to_vec());
         }
-        let batches = writes.into_batches();
-        let trees: Vec<sled::Tree> = batches
-            .iter()
-            .map(|(t, _)| self.trees.get(*t).clone())
-            .collect();
-        use sled::Transactional;
-        trees
-            .as_slice()
-            .transaction(|views| {
-                for (view, (_, b)) in views.iter().zip(&batches) {
-                    view.apply_batch(b)?;
-                }
-                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Storage(e) => StorageError::Sled(e),
-                sled::transaction::TransactionError::Abort(()) => StorageError::Sled(
-                    sled::Error::ReportableBug("commit transaction aborted".into()),
-                ),
-            })?;
+        // Atomic through the journal (see `crate::journal`): the record, the writes, then the
+        // removal of the records before it, each step logged after the previous one. An
+        // error here (sled's I/O failed) leaves this store unusable: both callers stop.
+        let record = journal::encode(&writes);
+        let seq = self.journal_seq;
+        self.journal_seq += 1;
+        let keys = journal::write_record(&self.journal, seq, &record)?;
+        drop(record);
+        journal::apply_writes(&self.trees, &writes)?;
+        for k in std::mem::replace(&mut self.journal_outstanding, keys) {
+            self.journal.remove(k)?;
+        }
         if self.opts.fsync {
             lock_disk(&self.disk).sync_new_blobs_if_changed()?;
         }
@@ -360,6 +378,11 @@ impl Store {
     /// (pipelined group commit). When the ticket's wait returns, every commit made before
     /// `begin_sync` is durable.
     pub fn begin_sync(&mut self) -> Result<SyncTicket, StorageError> {
+        // Every record's writes are complete: the records go (logged after the writes), and
+        // a store reopened after this sync has nothing to replay.
+        for k in std::mem::take(&mut self.journal_outstanding) {
+            self.journal.remove(k)?;
+        }
         let ticket = self.sync_handle().begin()?;
         self.stats.blob_files_synced_total = lock_disk(&self.disk).blob_files_synced_total;
         Ok(ticket)

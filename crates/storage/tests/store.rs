@@ -202,10 +202,49 @@ fn format_version_is_checked() {
     match Store::open(dir.path(), test_opts()) {
         Err(StorageError::UnsupportedFormat {
             found: 99,
-            expected: 1,
+            expected: storage::FORMAT_VERSION,
         }) => {}
         other => panic!("expected UnsupportedFormat, got {:?}", other.map(|_| ())),
     }
+}
+
+#[test]
+fn a_version_1_database_opens_and_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (mut store, mut db) = Store::open(dir.path(), test_opts()).unwrap();
+        db.stream_or_create(&s("st")).unwrap().append(
+            StreamId::new(1, 0),
+            vec![s("f"), s("v")],
+            100,
+        );
+        commit_all(&mut store, &mut db, 1);
+        store.sync().unwrap();
+    }
+    {
+        // What a build without the journal wrote.
+        let raw = raw_open(dir.path());
+        raw.open_tree("meta")
+            .unwrap()
+            .insert("format_version", &1u32.to_be_bytes())
+            .unwrap();
+        raw.drop_tree("journal").unwrap();
+        raw.flush().unwrap();
+    }
+    let (store, loaded) = Store::open(dir.path(), test_opts()).unwrap();
+    assert_eq!(store.applied_index(), 1);
+    assert_eq!(loaded.len(), 1);
+    drop(store);
+    let raw = raw_open(dir.path());
+    let v = raw
+        .open_tree("meta")
+        .unwrap()
+        .get("format_version")
+        .unwrap();
+    assert_eq!(
+        v.as_deref(),
+        Some(&storage::FORMAT_VERSION.to_be_bytes()[..])
+    );
 }
 
 /// Opens the directory with plain sled, waiting for the file lock: the dropped `Store`'s
