@@ -3,12 +3,12 @@
 //!
 //! Applying entries: every op of every entry in the slice openraft hands over is applied with
 //! [`streams::apply`] (no clock, no randomness: the ops carry every resolved choice). What
-//! changed is written together with the last applied log id and membership as ONE sled
-//! transaction, so a restart never applies an entry twice and never skips one. That commit
+//! changed is written together with the last applied log id and membership as ONE atomic
+//! store commit (journaled: see the storage crate), so a restart never applies an entry twice and never skips one. That commit
 //! covers every entry applied since the previous one: it is made once [`SM_COMMIT_ENTRIES`]
 //! entries or [`SM_COMMIT_DELAY`] have gone by (and before a snapshot is built or
 //! installed), so an XADD's stream node, stream metadata and applied index are written once
-//! per commit rather than once per entry (measured: the per-entry sled transactions on three
+//! per commit rather than once per entry (measured: per-entry sled transactions on three
 //! replicas were a third of the cluster's CPU per XADD). Nor is that commit synced: the log is
 //! durable, and sled recovers a prefix of its commits, so a lost tail of state commits only
 //! means re-applying those entries from the log (openraft re-applies up to the saved

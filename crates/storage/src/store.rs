@@ -26,7 +26,7 @@ const META_FORMAT_VERSION: &[u8] = b"format_version";
 
 /// sled's background flusher period. It stays on: it is the only caller of sled's segment
 /// cleaner (without it the file grows forever), and writing data early never hurts, since
-/// every commit is an atomic batch that carries its own applied index.
+/// every commit is atomic (journaled) and carries its own applied index.
 pub const FLUSH_EVERY_MS: u64 = 500;
 
 pub const DEFAULT_CACHE_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
