@@ -161,6 +161,13 @@ struct ServerArgs {
     requirepass: Option<String>,
 }
 
+/// jemalloc instead of glibc's malloc: under an XADD load on `xraft dev`, glibc's arena locks
+/// were a third of the futex calls on the tokio threads (buffers are freed on other threads
+/// than the ones that allocated them). Measured on 2 cores, 50 clients: about +7% req/s and
+/// 252 against 233 MB resident after 100k XADDs (mimalloc: about +13%, but 344 MB).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
