@@ -265,17 +265,22 @@ impl Batcher {
                 Some(j) => jobs.push(j),
                 None => return,
             }
-            let mut commands = jobs[0].commands.len();
-            while commands < MAX_BATCH_COMMANDS {
-                match self.rx.try_recv() {
-                    Ok(j) => {
-                        commands += j.commands.len();
-                        jobs.push(j);
-                    }
-                    Err(_) => break,
-                }
-            }
+            self.take_queued(&mut jobs);
             self.round(std::mem::take(&mut jobs)).await;
+        }
+    }
+
+    /// Moves queued jobs into `jobs` until the queue is empty or the batch is full.
+    fn take_queued(&mut self, jobs: &mut Vec<Job>) {
+        let mut commands: usize = jobs.iter().map(|j| j.commands.len()).sum();
+        while commands < MAX_BATCH_COMMANDS {
+            match self.rx.try_recv() {
+                Ok(j) => {
+                    commands += j.commands.len();
+                    jobs.push(j);
+                }
+                Err(_) => break,
+            }
         }
     }
 
@@ -411,16 +416,7 @@ impl Batcher {
         };
         // Jobs that queued while this batch waited for its slot join it: in a busy group
         // the slot is the wait, and one bigger entry costs far less than several small ones.
-        let mut commands: usize = jobs.iter().map(|j| j.commands.len()).sum();
-        while commands < MAX_BATCH_COMMANDS {
-            match self.rx.try_recv() {
-                Ok(j) => {
-                    commands += j.commands.len();
-                    jobs.push(j);
-                }
-                Err(_) => break,
-            }
-        }
+        self.take_queued(&mut jobs);
         let ctx = Ctx {
             now_ms: self.clock.now_ms(),
             node_max_entries: self.settings.node_max_entries.load(Ordering::Relaxed),
