@@ -4,8 +4,8 @@
 //! current I/O buffer before and after it (`pin_log`). Every such write is a job for sled's
 //! private I/O threadpool, which wakes all of its idle threads for each job: three buffer
 //! writes per commit where plain inserts need the one of the next flush. Measured on 2 cores
-//! (`xraft server`, 50 clients, XADD): 31-34 µs of CPU per XADD with the transaction, 26-27
-//! µs with plain inserts, and +18-22% throughput.
+//! (`xraft server`, 50 clients, XADD): 33-37 µs of CPU per XADD with the transaction, 29-30
+//! µs with this journal (+6-19% req/s), 26-27 µs with plain inserts and no atomicity at all.
 //!
 //! So a commit is written as plain inserts, preceded by a *record* of all its writes in the
 //! `journal` tree:
