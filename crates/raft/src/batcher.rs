@@ -259,14 +259,9 @@ struct PreparedJob {
 
 impl Batcher {
     async fn run(mut self) {
-        let mut jobs: Vec<Job> = Vec::new();
-        loop {
-            match self.rx.recv().await {
-                Some(j) => jobs.push(j),
-                None => return,
-            }
-            self.take_queued(&mut jobs);
-            self.round(std::mem::take(&mut jobs)).await;
+        // The rest of the queue joins each batch once it has its slot (`round`).
+        while let Some(first) = self.rx.recv().await {
+            self.round(vec![first]).await;
         }
     }
 
