@@ -9,7 +9,6 @@
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::executor::{Request, Response};
+use crate::executor::{Request, RequestTx, Response};
 use crate::limits::{KEEP_WRITE_BUFFER_BYTES, MAX_BATCH_COMMANDS, READ_CHUNK_BYTES};
 use crate::Shared;
 
@@ -27,7 +26,7 @@ use crate::Shared;
 struct ConnGuard {
     id: u64,
     shared: Arc<Shared>,
-    requests: Sender<Request>,
+    requests: RequestTx,
 }
 
 impl Drop for ConnGuard {
@@ -53,7 +52,7 @@ struct Conn {
     /// The reusable write buffer; travels to the executor with each batch.
     wbuf: Vec<u8>,
     rx: UnboundedReceiver<Response>,
-    requests: Sender<Request>,
+    requests: RequestTx,
     shared: Arc<Shared>,
     authenticated: bool,
 }
@@ -63,7 +62,7 @@ pub(crate) async fn run(
     peer: SocketAddr,
     id: u64,
     shared: Arc<Shared>,
-    requests: Sender<Request>,
+    requests: RequestTx,
 ) {
     let _guard = ConnGuard {
         id,

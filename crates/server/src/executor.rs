@@ -1,6 +1,6 @@
-//! The executor: ONE thread owning the keyspace ([`streams::Db`]), the [`storage::Store`], the
-//! configuration, the statistics, the client registry, the blocked-client registry and the
-//! WATCH registry.
+//! The executor: ONE thread (in the proxy a tokio task, see [`RequestTx`]) owning the
+//! keyspace ([`streams::Db`]), the [`storage::Store`], the configuration, the statistics, the
+//! client registry, the blocked-client registry and the WATCH registry.
 //!
 //! Loop: wait for a request (or the next blocking deadline), drain what is queued (up to
 //! [`MAX_GROUP_REQUESTS`]), run every command in arrival order (collecting what each write
@@ -93,7 +93,28 @@ pub(crate) struct Remote {
     pub keyspace: std::sync::Arc<dyn crate::remote::RemoteKeyspace>,
     pub runtime: tokio::runtime::Handle,
     /// The executor's own queue (completions arrive as [`Request::Routed`]).
-    pub requests: std::sync::mpsc::Sender<Request>,
+    pub requests: RequestTx,
+}
+
+/// The executor's queue, as connections and remote jobs hold it. A single node's executor
+/// is a thread (it runs the engine and commits to the store between waits); the proxy's is
+/// a tokio task: it only routes and encodes, and a connection waking a task on the same
+/// runtime usually costs no thread switch, where waking a thread always does (two per
+/// command each way under load).
+#[derive(Clone)]
+pub(crate) enum RequestTx {
+    Thread(std::sync::mpsc::Sender<Request>),
+    Task(tokio::sync::mpsc::UnboundedSender<Request>),
+}
+
+impl RequestTx {
+    /// Queues `req`; `Err` once the executor is gone.
+    pub(crate) fn send(&self, req: Request) -> Result<(), ()> {
+        match self {
+            RequestTx::Thread(tx) => tx.send(req).map_err(|_| ()),
+            RequestTx::Task(tx) => tx.send(req).map_err(|_| ()),
+        }
+    }
 }
 
 /// A client's remote job in flight.
@@ -297,17 +318,63 @@ impl Executor {
             };
             group.extend(first);
             self.gather(&requests, &mut group);
-            for req in group.drain(..) {
-                self.handle(req);
-                self.run_resumed();
-            }
-            self.expire_blocked();
-            self.run_resumed();
-            self.hand_off();
-            if self.shutting_down {
+            if !self.run_group(&mut group) {
                 break;
             }
         }
+        self.stop();
+    }
+
+    /// The proxy's executor: [`Executor::run`] as a tokio task. Nothing here blocks (no
+    /// store: engine commands go out as remote jobs), and no group ever syncs, so there is
+    /// no lingering for a group commit either.
+    pub(crate) async fn run_task(
+        mut self,
+        mut requests: tokio::sync::mpsc::UnboundedReceiver<Request>,
+    ) {
+        debug_assert!(self.store.is_none(), "a task executor must not own a store");
+        let mut group: Vec<Request> = Vec::with_capacity(64);
+        loop {
+            let first = match self.blocked.next_deadline() {
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline.into(), requests.recv()).await {
+                        Ok(Some(r)) => Some(r),
+                        Ok(None) => break,
+                        Err(_elapsed) => None,
+                    }
+                }
+                None => match requests.recv().await {
+                    Some(r) => Some(r),
+                    None => break,
+                },
+            };
+            group.extend(first);
+            while group.len() < MAX_GROUP_REQUESTS {
+                match requests.try_recv() {
+                    Ok(r) => group.push(r),
+                    Err(_) => break,
+                }
+            }
+            if !self.run_group(&mut group) {
+                break;
+            }
+        }
+        self.stop();
+    }
+
+    /// Runs a gathered group of requests; false once the executor is shutting down.
+    fn run_group(&mut self, group: &mut Vec<Request>) -> bool {
+        for req in group.drain(..) {
+            self.handle(req);
+            self.run_resumed();
+        }
+        self.expire_blocked();
+        self.run_resumed();
+        self.hand_off();
+        !self.shutting_down
+    }
+
+    fn stop(&mut self) {
         self.hand_off();
         self.stop_syncer();
         // Dropping the sessions closes every connection's response channel.

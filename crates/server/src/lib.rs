@@ -148,8 +148,8 @@ pub mod limits {
 pub struct ServerHandle {
     local_addr: SocketAddr,
     stop_accepting: tokio::sync::watch::Sender<bool>,
-    requests: std::sync::mpsc::Sender<executor::Request>,
-    executor: Option<std::thread::JoinHandle<()>>,
+    requests: executor::RequestTx,
+    executor: Option<ExecutorHandle>,
     listener: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -168,14 +168,25 @@ impl ServerHandle {
             let _ = l.await;
         }
         let _ = self.requests.send(executor::Request::Shutdown);
-        if let Some(t) = self.executor.take() {
-            let joined = tokio::task::spawn_blocking(move || t.join())
-                .await
-                .map_err(|_| ServerError::ExecutorPanicked)?;
-            joined.map_err(|_| ServerError::ExecutorPanicked)?;
+        match self.executor.take() {
+            Some(ExecutorHandle::Thread(t)) => {
+                let joined = tokio::task::spawn_blocking(move || t.join())
+                    .await
+                    .map_err(|_| ServerError::ExecutorPanicked)?;
+                joined.map_err(|_| ServerError::ExecutorPanicked)?;
+            }
+            Some(ExecutorHandle::Task(t)) => t.await.map_err(|_| ServerError::ExecutorPanicked)?,
+            None => {}
         }
         Ok(())
     }
+}
+
+/// The executor of a single node runs on its own thread, the proxy's as a task (see
+/// [`executor::RequestTx`]).
+enum ExecutorHandle {
+    Thread(std::thread::JoinHandle<()>),
+    Task(tokio::task::JoinHandle<()>),
 }
 
 /// Opens the store in `config.dir`, binds `config.bind:config.port` and starts serving.
@@ -242,18 +253,37 @@ async fn start(
         next_client_id: AtomicU64::new(1),
         connected: AtomicUsize::new(0),
     });
-    let (req_tx, req_rx) = std::sync::mpsc::channel();
-    let remote = keyspace.map(|keyspace| executor::Remote {
-        keyspace,
-        runtime: tokio::runtime::Handle::current(),
-        requests: req_tx.clone(),
-    });
-    let exec =
-        executor::Executor::new(db, store, remote, config, local_addr.port(), shared.clone());
-    let thread = std::thread::Builder::new()
-        .name("xraft-executor".into())
-        .spawn(move || exec.run(req_rx))
-        .map_err(ServerError::Thread)?;
+    let (req_tx, executor) = if let Some(keyspace) = keyspace {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let req_tx = executor::RequestTx::Task(tx);
+        let remote = executor::Remote {
+            keyspace,
+            runtime: tokio::runtime::Handle::current(),
+            requests: req_tx.clone(),
+        };
+        let exec = executor::Executor::new(
+            db,
+            store,
+            Some(remote),
+            config,
+            local_addr.port(),
+            shared.clone(),
+        );
+        let task = tokio::spawn(exec.run_task(rx));
+        (req_tx, ExecutorHandle::Task(task))
+    } else {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let exec =
+            executor::Executor::new(db, store, None, config, local_addr.port(), shared.clone());
+        let thread = std::thread::Builder::new()
+            .name("xraft-executor".into())
+            .spawn(move || exec.run(rx))
+            .map_err(ServerError::Thread)?;
+        (
+            executor::RequestTx::Thread(tx),
+            ExecutorHandle::Thread(thread),
+        )
+    };
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listener = tokio::spawn(listener::accept_loop(tcp, shared, req_tx.clone(), stop_rx));
@@ -261,7 +291,7 @@ async fn start(
         local_addr,
         stop_accepting: stop_tx,
         requests: req_tx,
-        executor: Some(thread),
+        executor: Some(executor),
         listener: Some(listener),
     })
 }

@@ -1,14 +1,13 @@
 //! The accept loop: admits connections up to `maxclients` and spawns a task for each.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
-use crate::executor::Request;
+use crate::executor::{Request, RequestTx};
 use crate::Shared;
 
 const MAX_CLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
@@ -16,7 +15,7 @@ const MAX_CLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
 pub(crate) async fn accept_loop(
     tcp: TcpListener,
     shared: Arc<Shared>,
-    requests: Sender<Request>,
+    requests: RequestTx,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
