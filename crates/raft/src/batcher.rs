@@ -2,7 +2,8 @@
 //!
 //! openraft 0.9 appends and flushes each `client_write` on its own, so a group would top out
 //! near one write per flush. The batcher packs every job queued while the batch before it is
-//! in flight into ONE [`Proposal`] ([`MAX_INFLIGHT_BATCHES`] in flight).
+//! in flight into ONE [`Proposal`] ([`MAX_INFLIGHT_BATCHES`] in flight), and once it holds
+//! its slot waits a little ([`BATCH_LINGER`]) for as many jobs as the previous batch had.
 //!
 //! ```text
 //!  jobs (one per client request: commands of ONE connection, in order)
@@ -61,6 +62,12 @@ pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// 50 clients, XADD over 16 streams: 7.1 commands per entry and 6 600-7 400 req/s with one in
 /// flight; 2.7 per entry and 4 900-6 100 req/s with four; the same at -P 16).
 pub const MAX_INFLIGHT_BATCHES: usize = 1;
+/// Longest a batch that holds its slot waits for more jobs (see `Batcher::linger`); tokio's
+/// timer rounds it up to its 1 ms tick. Measured on 2 cores, `xraft dev`, 50 clients, XADD
+/// over 16 streams, interleaved with runs without it: 9.3 instead of 8.2 jobs per entry,
+/// 3.9-4.6 instead of 4.3-4.9 context switches per XADD, req/s +7% on average (4 pairs).
+/// One client never waits: its previous batch held one job.
+pub const BATCH_LINGER: Duration = Duration::from_micros(500);
 /// How long a submitted batch may take to commit before its outcome is reported unknown.
 pub const COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a new leader waits for its state machine to apply every earlier entry before
@@ -127,6 +134,11 @@ impl BatcherHandle {
     }
 }
 
+/// Commands in `jobs`.
+fn commands(jobs: &[Job]) -> usize {
+    jobs.iter().map(|j| j.commands.len()).sum()
+}
+
 /// The arguments of one command, copied into ONE allocation of their own. Arguments decoded
 /// from a gRPC request are slices of the request's receive buffer (8 KiB or more); the
 /// working copy keeps what XADD stores (fields, values, names) for the leader's whole term,
@@ -184,6 +196,7 @@ pub fn spawn_batcher(
         last_batch: None,
         clock: StampClock::default(),
         copies: 0,
+        prev_jobs: 0,
     };
     tokio::spawn(batcher.run());
     BatcherHandle {
@@ -223,6 +236,8 @@ struct Batcher {
     clock: StampClock,
     /// Working copies taken so far (part of the WATCH tokens' epoch).
     copies: u64,
+    /// Jobs in the previous batch: how many to wait for (at most [`BATCH_LINGER`]).
+    prev_jobs: usize,
 }
 
 /// The now_ms a leader stamps into its batches: the wall clock
@@ -267,7 +282,7 @@ impl Batcher {
 
     /// Moves queued jobs into `jobs` until the queue is empty or the batch is full.
     fn take_queued(&mut self, jobs: &mut Vec<Job>) {
-        let mut commands: usize = jobs.iter().map(|j| j.commands.len()).sum();
+        let mut commands = commands(jobs);
         while commands < MAX_BATCH_COMMANDS {
             match self.rx.try_recv() {
                 Ok(j) => {
@@ -277,6 +292,27 @@ impl Batcher {
                 Err(_) => break,
             }
         }
+    }
+
+    /// Waits (at most [`BATCH_LINGER`]) until the batch holds as many jobs as the previous
+    /// one did. Clients in a closed loop come back right after their reply; a batch that
+    /// leaves without them makes the next entry, and its appends, syncs and messages on
+    /// every replica, carry only the few that were quicker.
+    async fn linger(&mut self, jobs: &mut Vec<Job>) {
+        let target = std::mem::take(&mut self.prev_jobs);
+        if jobs.len() < target {
+            let deadline = tokio::time::Instant::now() + BATCH_LINGER;
+            while jobs.len() < target && commands(jobs) < MAX_BATCH_COMMANDS {
+                match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                    Ok(Some(j)) => {
+                        jobs.push(j);
+                        self.take_queued(jobs);
+                    }
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+        self.prev_jobs = jobs.len();
     }
 
     /// A leader no quorum has acknowledged for longer than the followers' lease plus an
@@ -412,6 +448,7 @@ impl Batcher {
         // Jobs that queued while this batch waited for its slot join it: in a busy group
         // the slot is the wait, and one bigger entry costs far less than several small ones.
         self.take_queued(&mut jobs);
+        self.linger(&mut jobs).await;
         let ctx = Ctx {
             now_ms: self.clock.now_ms(),
             node_max_entries: self.settings.node_max_entries.load(Ordering::Relaxed),
