@@ -17,6 +17,10 @@
 //!                                                   └───────────────────────────────────────┘
 //! ```
 //!
+//! The cluster proxy ([`serve_remote`]) runs the same executor as a tokio task instead (it
+//! stores nothing: engine commands go out as remote jobs, so it never blocks), which saves a
+//! thread wake-up each way per command.
+//!
 //! Replies are encoded on the executor straight into the connection's own write buffer, which
 //! travels with the batch and comes back with the replies, so the steady state allocates
 //! nothing beyond the parsed arguments. No reply (read or write) leaves the executor before
