@@ -7,10 +7,12 @@
 //! for the key and then puts the current value, the puts overriding the deletes in the map.
 //! Only the last `FlushAll` matters: everything that exists after it was touched after it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use streams::{Change, Db, Stream, StreamChange, Value};
+use bytes::Bytes;
+use streams::{Change, Db, Stream, StreamChange, StreamId, Value};
 
+use crate::chunks::ChunkIndex;
 use crate::codec;
 use crate::error::StorageError;
 use crate::trees::{TreeId, Trees, TREE_COUNT};
@@ -64,10 +66,17 @@ impl Writes {
 }
 
 /// Resolves `changes` against `db` (and, for deletions by prefix, what `trees` hold now).
-pub(crate) fn resolve(trees: &Trees, db: &Db, changes: &[Change]) -> Result<Writes, StorageError> {
+/// `chunks` is brought up to date with the writes.
+pub(crate) fn resolve(
+    trees: &Trees,
+    chunks: &mut ChunkIndex,
+    db: &Db,
+    changes: &[Change],
+) -> Result<Writes, StorageError> {
     let mut w = Writes::default();
     let rest = match changes.iter().rposition(|c| matches!(c, Change::FlushAll)) {
         Some(i) => {
+            chunks.clear();
             for t in TreeId::DATA {
                 for k in trees.get(t).iter().keys() {
                     w.del(t, k?.to_vec());
@@ -78,26 +87,56 @@ pub(crate) fn resolve(trees: &Trees, db: &Db, changes: &[Change]) -> Result<Writ
         None => changes,
     };
     let mut seen: HashSet<&Change> = HashSet::with_capacity(rest.len());
+    // Entries added or deleted, by stream: written chunk by chunk at the end, except for
+    // keys rewritten whole.
+    let mut entries: HashMap<&Bytes, BTreeSet<StreamId>> = HashMap::new();
+    let mut rewritten: HashSet<&Bytes> = HashSet::new();
     for c in rest {
         if !seen.insert(c) {
             continue;
         }
         match c {
             Change::FlushAll => {}
-            Change::Key(k) => rewrite_key(&mut w, trees, db, k)?,
+            Change::Key(k) => {
+                if rewritten.insert(k) {
+                    rewrite_key(&mut w, trees, chunks, db, k)?;
+                }
+            }
+            Change::Stream(k, StreamChange::Entry(id)) => {
+                entries.entry(k).or_default().insert(*id);
+            }
             Change::Stream(k, sc) => stream_item(&mut w, trees, db, k, sc)?,
+        }
+    }
+    for (k, ids) in entries {
+        if !rewritten.contains(k) {
+            chunks.put_changed(&mut w, k, stream_of(db, k), &ids);
         }
     }
     Ok(w)
 }
 
+fn stream_of<'a>(db: &'a Db, key: &[u8]) -> Option<&'a Stream> {
+    match db.get(key) {
+        Some(Value::Stream(s)) => Some(&**s),
+        _ => None,
+    }
+}
+
 /// Deletes everything of `key` on disk, then writes its current value whole.
-fn rewrite_key(w: &mut Writes, trees: &Trees, db: &Db, key: &[u8]) -> Result<(), StorageError> {
+fn rewrite_key(
+    w: &mut Writes,
+    trees: &Trees,
+    chunks: &mut ChunkIndex,
+    db: &Db,
+    key: &Bytes,
+) -> Result<(), StorageError> {
     let prefix = codec::key_prefix(key);
     w.del(TreeId::Streams, prefix.clone());
     w.del(TreeId::Kv, prefix.clone());
     for t in [
         TreeId::Entries,
+        TreeId::Chunks,
         TreeId::Nodes,
         TreeId::Groups,
         TreeId::Pel,
@@ -106,9 +145,10 @@ fn rewrite_key(w: &mut Writes, trees: &Trees, db: &Db, key: &[u8]) -> Result<(),
     ] {
         w.del_prefix(trees, t, &prefix)?;
     }
+    chunks.forget(key);
     match db.get(key) {
         None => {}
-        Some(Value::Stream(s)) => put_stream(w, key, s),
+        Some(Value::Stream(s)) => put_stream(w, chunks, key, s),
         Some(v) => {
             if let Some(enc) = codec::encode_kv(v) {
                 w.put(TreeId::Kv, prefix, enc);
@@ -119,19 +159,13 @@ fn rewrite_key(w: &mut Writes, trees: &Trees, db: &Db, key: &[u8]) -> Result<(),
 }
 
 /// Every item of a stream.
-pub(crate) fn put_stream(w: &mut Writes, key: &[u8], s: &Stream) {
+fn put_stream(w: &mut Writes, chunks: &mut ChunkIndex, key: &Bytes, s: &Stream) {
     w.put(
         TreeId::Streams,
         codec::key_prefix(key),
         codec::encode_stream_meta(&s.meta()),
     );
-    for (id, fields) in s.entries() {
-        w.put(
-            TreeId::Entries,
-            codec::id_key(key, id),
-            codec::encode_fields(fields),
-        );
-    }
+    chunks.put_all(w, key, s);
     for (m, n) in s.nodes() {
         w.put(TreeId::Nodes, codec::id_key(key, m), codec::encode_node(n));
     }
@@ -185,13 +219,8 @@ fn stream_item(
                 None => w.del(TreeId::Streams, k),
             }
         }
-        StreamChange::Entry(id) => {
-            let k = codec::id_key(key, id);
-            match s.and_then(|s| s.entry(id)) {
-                Some(f) => w.put(TreeId::Entries, k, codec::encode_fields(f)),
-                None => w.del(TreeId::Entries, k),
-            }
-        }
+        // Written by chunk, for all of a commit's entries at once (see `resolve`).
+        StreamChange::Entry(_) => unreachable!("entries are resolved by chunk"),
         StreamChange::Node(m) => {
             let k = codec::id_key(key, m);
             match s.and_then(|s| s.nodes().get(m)) {

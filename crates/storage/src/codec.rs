@@ -13,7 +13,7 @@
 //! returns a [`DecodeError`]; it never panics and never allocates more than the input size.
 
 use bytes::Bytes;
-use streams::{Nack, Node, StreamId, StreamMeta, Value};
+use streams::{Fields, Nack, Node, StreamId, StreamMeta, Value};
 
 /// First byte of every encoded value.
 pub const VALUE_VERSION: u8 = 1;
@@ -317,6 +317,38 @@ pub fn decode_fields(b: &[u8]) -> Result<Vec<Bytes>, DecodeError> {
     let fields = r.lp_list()?;
     r.finish()?;
     Ok(fields)
+}
+
+/// Bytes an entry takes in a chunk (see [`encode_chunk`]).
+pub fn chunk_entry_len(fields: &[Bytes]) -> usize {
+    ID_LEN + 4 + fields.iter().map(|f| 4 + f.len()).sum::<usize>()
+}
+
+/// A chunk of consecutive entries: version, then per entry `id` + `u32` count + `lp(field)`...
+pub fn encode_chunk<'a>(entries: impl Iterator<Item = (&'a StreamId, &'a Fields)>) -> Vec<u8> {
+    let mut out = vec![VALUE_VERSION];
+    for (id, fields) in entries {
+        out.reserve(chunk_entry_len(fields));
+        put_id(&mut out, id);
+        let n = u32::try_from(fields.len()).expect("fewer than 2^32 fields");
+        out.extend_from_slice(&n.to_be_bytes());
+        for f in fields {
+            put_lp(&mut out, f);
+        }
+    }
+    out
+}
+
+/// The entries of a chunk, in the order stored (checked increasing by the loader).
+pub fn decode_chunk(b: &[u8]) -> Result<Vec<(StreamId, Fields)>, DecodeError> {
+    let mut r = Reader::new(b);
+    r.version()?;
+    let mut out = Vec::new();
+    while r.remaining() > 0 {
+        let id = r.id()?;
+        out.push((id, r.lp_list()?));
+    }
+    Ok(out)
 }
 
 pub fn encode_node(n: &Node) -> Vec<u8> {

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use streams::{Db, Stream, Value};
+use streams::{Db, Stream, StreamId, Value};
 
+use crate::chunks::ChunkIndex;
 use crate::codec::{self, DecodeError};
 use crate::error::{escape, StorageError};
 use crate::trees::{TreeId, Trees};
@@ -41,9 +42,20 @@ fn stream_of<'a>(
     }
 }
 
+/// What [`load`] found.
+pub(crate) struct Loaded {
+    pub(crate) db: Db,
+    pub(crate) chunks: ChunkIndex,
+    /// Streams with entries in the `entries` tree (one item per entry, format 2 and before),
+    /// to be rewritten in chunks.
+    pub(crate) legacy: Vec<Bytes>,
+}
+
 /// Loads the whole keyspace.
-pub(crate) fn load(trees: &Trees) -> Result<Db, StorageError> {
+pub(crate) fn load(trees: &Trees) -> Result<Loaded, StorageError> {
     let mut db = Db::new();
+    let mut chunks = ChunkIndex::default();
+    let mut legacy: Vec<Bytes> = Vec::new();
 
     each(
         trees,
@@ -81,6 +93,43 @@ pub(crate) fn load(trees: &Trees) -> Result<Db, StorageError> {
         codec::decode_fields,
         |raw, (key, id), fields| {
             stream_of(&mut db, TreeId::Entries, raw, &key)?.load_entry(id, fields);
+            if legacy.last() != Some(&key) {
+                legacy.push(key);
+            }
+            Ok(())
+        },
+    )?;
+
+    // Chunks come in key order: a stream's chunks by first ID. Each holds increasing IDs,
+    // none below its key's ID, all above the previous chunk's.
+    let mut prev: Option<(Bytes, StreamId)> = None;
+    each(
+        trees,
+        TreeId::Chunks,
+        codec::decode_id_key,
+        codec::decode_chunk,
+        |raw, (key, start), entries| {
+            let bad = |why: &str| StorageError::corrupt(TreeId::Chunks.name(), raw, why);
+            let floor = match &prev {
+                Some((k, max)) if *k == key => Some(*max),
+                _ => None,
+            };
+            let mut last: Option<StreamId> = floor;
+            for (i, (id, _)) in entries.iter().enumerate() {
+                if (i == 0 && *id < start) || last.is_some_and(|l| *id <= l) {
+                    return Err(bad("entry IDs out of order"));
+                }
+                last = Some(*id);
+            }
+            let Some((max, _)) = entries.last() else {
+                return Err(bad("empty chunk"));
+            };
+            prev = Some((key.clone(), *max));
+            chunks.loaded(&key, start, &entries);
+            let s = stream_of(&mut db, TreeId::Chunks, raw, &key)?;
+            for (id, fields) in entries {
+                s.load_entry(id, fields);
+            }
             Ok(())
         },
     )?;
@@ -210,5 +259,5 @@ pub(crate) fn load(trees: &Trees) -> Result<Db, StorageError> {
     }
 
     db.clear_tracking();
-    Ok(db)
+    Ok(Loaded { db, chunks, legacy })
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use streams::{Change, Db};
 
 use crate::batch::{self, Writes};
+use crate::chunks::ChunkIndex;
 use crate::durable::{DiskFlush, DiskSync};
 use crate::error::StorageError;
 use crate::journal;
@@ -14,11 +15,13 @@ use crate::load;
 use crate::trees::{TreeId, Trees};
 
 /// The layout version written under `meta/format_version`. 2 added the `journal` tree (a
-/// build that does not replay it must not open a database that may need it); version 1
-/// databases are upgraded at open (they have no journal).
-pub const FORMAT_VERSION: u32 = 2;
-/// The layout version before the journal.
-const FORMAT_VERSION_NO_JOURNAL: u32 = 1;
+/// build that does not replay it must not open a database that may need it); 3 stores
+/// entries in chunks (`chunks` tree, see the `chunks` module; a build that does not read them
+/// must not open it). Versions 1 and 2 are upgraded at open: the version is raised first,
+/// then streams with entries in the `entries` tree are rewritten in chunks.
+pub const FORMAT_VERSION: u32 = 3;
+/// Older layout versions this build upgrades: before the journal, before chunks.
+const FORMAT_VERSIONS_UPGRADED: [u32; 2] = [1, 2];
 
 /// `meta` tree keys.
 const META_APPLIED_INDEX: &[u8] = b"applied_index";
@@ -98,6 +101,8 @@ pub struct Store {
     journal: sled::Tree,
     journal_seq: u64,
     journal_outstanding: Vec<[u8; 12]>,
+    /// Where each stream's entry chunks start (see [`crate::chunks`]).
+    chunks: ChunkIndex,
 }
 
 /// Sync counters, updated by whichever thread waits on a [`SyncTicket`].
@@ -250,7 +255,7 @@ impl Store {
                             "not a 4-byte integer",
                         )
                     })?;
-                if found == FORMAT_VERSION_NO_JOURNAL {
+                if FORMAT_VERSIONS_UPGRADED.contains(&found) {
                     meta.insert(META_FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes())?;
                     trees.db.flush()?;
                 } else if found != FORMAT_VERSION {
@@ -275,7 +280,7 @@ impl Store {
             );
         }
         let applied_index = read_u64(meta, META_APPLIED_INDEX)?.unwrap_or(0);
-        let db = load::load(&trees)?;
+        let load::Loaded { db, chunks, legacy } = load::load(&trees)?;
         let mut disk = DiskSync::open(dir)?;
         if opts.fsync {
             disk.sync_after_open()?;
@@ -291,20 +296,33 @@ impl Store {
             keys = db.len(),
             "storage opened"
         );
-        Ok((
-            Store {
-                trees,
-                disk,
-                opts,
-                applied_index,
-                stats,
-                sync_timings: Arc::default(),
-                journal,
-                journal_seq: recovered.next_seq,
-                journal_outstanding: recovered.leftover,
-            },
-            db,
-        ))
+        let mut store = Store {
+            trees,
+            disk,
+            opts,
+            applied_index,
+            stats,
+            sync_timings: Arc::default(),
+            journal,
+            journal_seq: recovered.next_seq,
+            journal_outstanding: recovered.leftover,
+            chunks,
+        };
+        if !legacy.is_empty() {
+            // Upgrade: one journaled commit rewrites each such stream whole (its `entries`
+            // items deleted, its entries written in chunks). A crash before the sync leaves
+            // the old items, or the journal record that completes the rewrite.
+            let streams = legacy.len();
+            let changes: Vec<Change> = legacy.into_iter().map(Change::Key).collect();
+            store.commit(&db, &changes, applied_index)?;
+            store.sync()?;
+            tracing::info!(
+                dir = %dir.display(),
+                streams,
+                "storage: entries rewritten in chunks (format {FORMAT_VERSION})"
+            );
+        }
+        Ok((store, db))
     }
 
     /// Writes the items named by `changes` (as they are in `db` now) and `applied_index`,
@@ -329,7 +347,7 @@ impl Store {
         applied_index: u64,
         extra_meta: &[(&[u8], &[u8])],
     ) -> Result<(), StorageError> {
-        let mut writes: Writes = batch::resolve(&self.trees, db, changes)?;
+        let mut writes: Writes = batch::resolve(&self.trees, &mut self.chunks, db, changes)?;
         let (puts, dels) = writes.counts();
         writes.put(
             TreeId::Meta,

@@ -14,9 +14,12 @@ pub(crate) enum TreeId {
     Cpel,
     Consumers,
     Kv,
+    /// Entries, many per item (format 3 on); `Entries` holds one per item (format 2 and
+    /// before), read at open and migrated. Last, so that journal records keep their numbers.
+    Chunks,
 }
 
-pub(crate) const TREE_COUNT: usize = 9;
+pub(crate) const TREE_COUNT: usize = 10;
 
 impl TreeId {
     pub(crate) const ALL: [TreeId; TREE_COUNT] = [
@@ -29,6 +32,7 @@ impl TreeId {
         TreeId::Cpel,
         TreeId::Consumers,
         TreeId::Kv,
+        TreeId::Chunks,
     ];
 
     /// Every tree that holds keyspace data (all but `meta`).
@@ -41,6 +45,7 @@ impl TreeId {
         TreeId::Cpel,
         TreeId::Consumers,
         TreeId::Kv,
+        TreeId::Chunks,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -54,6 +59,7 @@ impl TreeId {
             TreeId::Cpel => "cpel",
             TreeId::Consumers => "consumers",
             TreeId::Kv => "kv",
+            TreeId::Chunks => "chunks",
         }
     }
 }

@@ -86,7 +86,8 @@ fn every_kind_of_value_round_trips() {
     let stats = store.stats();
     assert_eq!(stats.commits_total, 1);
     assert_eq!(stats.syncs_total, 1);
-    assert!(stats.items_put_total >= 20, "{stats:?}");
+    // Meta, stream, node, group, consumer, PEL and kv items; the entries share one chunk.
+    assert!(stats.items_put_total >= 15, "{stats:?}");
     assert!(stats.disk_bytes > 0);
 
     let (store, loaded) = reopen(dir.path(), store);
@@ -384,4 +385,115 @@ proptest! {
         let (_store, loaded) = reopen(dir.path(), store);
         assert_db_eq(&db, &loaded, "final reopen");
     }
+}
+
+/// Appends `n` entries to `key`, the `big`-th ones (if any) with a field larger than a chunk.
+fn append_entries(db: &mut Db, key: &Bytes, from_ms: u64, n: u64, big_every: u64) {
+    let st = db.stream_or_create(key).unwrap();
+    for i in 0..n {
+        let ms = from_ms + i;
+        let value = if big_every > 0 && i % big_every == 0 {
+            Bytes::from(vec![b'x'; 3000])
+        } else {
+            Bytes::from(format!("v{ms}"))
+        };
+        st.append(StreamId::new(ms, 0), vec![s("f"), value], 100);
+    }
+}
+
+#[test]
+fn entries_are_stored_in_chunks_and_survive_deletes_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, mut db) = Store::open(dir.path(), test_opts()).unwrap();
+    let key = s("chunky");
+    append_entries(&mut db, &key, 1, 1000, 0);
+    let before = store.stats().items_put_total;
+    commit_all(&mut store, &mut db, 1);
+    let puts = store.stats().items_put_total - before;
+    // 1000 small entries: dozens of chunks (meta, nodes and the index are a few more items),
+    // not one item per entry.
+    assert!(puts < 100, "{puts} items put for 1000 entries");
+    let (mut store, mut loaded) = reopen(dir.path(), store);
+    assert_db_eq(&db, &loaded, "after the first commit");
+
+    // Deletes scattered over many chunks, a whole range (emptying chunks), trims from the
+    // front, and appends with big entries, in several commits with reopens between.
+    let mut rng = Xorshift::new(7);
+    for round in 0..6u64 {
+        let st = loaded.stream_or_create(&key).unwrap();
+        for _ in 0..60 {
+            st.remove_entry(&StreamId::new(1 + rng.below(1000 + round * 50), 0));
+        }
+        for ms in (200 + round * 40)..(240 + round * 40) {
+            st.remove_entry(&StreamId::new(ms, 0));
+        }
+        for ms in 1..(round * 30) {
+            st.remove_entry(&StreamId::new(ms, 0));
+        }
+        append_entries(&mut loaded, &key, 1001 + round * 50, 50, 7);
+        commit_all(&mut store, &mut loaded, 2 + round);
+        let expected = loaded;
+        let (s2, l2) = reopen(dir.path(), store);
+        assert_db_eq(&expected, &l2, &format!("round {round}"));
+        check_db(&l2);
+        store = s2;
+        loaded = l2;
+    }
+}
+
+#[test]
+fn a_database_with_one_item_per_entry_is_upgraded_to_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, mut db) = Store::open(dir.path(), test_opts()).unwrap();
+    append_entries(&mut db, &s("a"), 1, 300, 10);
+    append_entries(&mut db, &s("b"), 5, 3, 0);
+    db.stream_or_create(&s("empty")).unwrap();
+    commit_all(&mut store, &mut db, 9);
+    store.sync().unwrap();
+    drop(store);
+
+    // Rewrite the database in the format 2 layout: one `entries` item per entry.
+    {
+        let sled_db = sled::open(dir.path()).unwrap();
+        let chunks = sled_db.open_tree("chunks").unwrap();
+        let entries = sled_db.open_tree("entries").unwrap();
+        for item in chunks.iter() {
+            let (k, v) = item.unwrap();
+            let (key, _) = storage::codec::decode_id_key(&k).unwrap();
+            for (id, fields) in storage::codec::decode_chunk(&v).unwrap() {
+                let fields = storage::codec::encode_fields(&fields);
+                entries
+                    .insert(storage::codec::id_key(&key, &id), fields)
+                    .unwrap();
+            }
+            chunks.remove(k).unwrap();
+        }
+        let meta = sled_db.open_tree("meta").unwrap();
+        meta.insert("format_version", &2u32.to_be_bytes()).unwrap();
+        sled_db.flush().unwrap();
+        assert!(chunks.is_empty());
+        assert_eq!(entries.len(), 303);
+    }
+
+    let (store, loaded) = Store::open(dir.path(), test_opts()).unwrap();
+    assert_eq!(store.applied_index(), 9);
+    assert_db_eq(&db, &loaded, "after the upgrade");
+    drop(store);
+    {
+        let sled_db = sled::open(dir.path()).unwrap();
+        assert!(sled_db.open_tree("entries").unwrap().is_empty());
+        assert!(!sled_db.open_tree("chunks").unwrap().is_empty());
+        let version = sled_db
+            .open_tree("meta")
+            .unwrap()
+            .get("format_version")
+            .unwrap();
+        assert_eq!(
+            version.as_deref(),
+            Some(&storage::FORMAT_VERSION.to_be_bytes()[..])
+        );
+        assert_eq!(storage::FORMAT_VERSION, 3);
+    }
+    let (_store, again) = Store::open(dir.path(), test_opts()).unwrap();
+    assert_db_eq(&db, &again, "after reopening the upgraded database");
 }
