@@ -9,8 +9,9 @@
 //! chunks, the entries a commit adds to a stream are one insert per chunk they touch.
 //!
 //! A chunk is rewritten whole when any entry in its range is added or deleted, so it is kept
-//! small: a new chunk starts once the last one holds [`CHUNK_MAX_ENTRIES`] entries or
-//! [`CHUNK_MAX_BYTES`] bytes. Where chunks start is this replica's own choice (the log holds
+//! small: an entry starts a new chunk when the last one holds [`CHUNK_MAX_ENTRIES`] entries
+//! or the entry would take it past [`CHUNK_MAX_BYTES`] bytes (so an entry larger than that
+//! has a chunk of its own). Where chunks start is this replica's own choice (the log holds
 //! operations, not layout), remembered in a [`ChunkIndex`] rebuilt at load.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -37,8 +38,11 @@ pub(crate) struct ChunkInfo {
 }
 
 impl ChunkInfo {
-    fn full(&self) -> bool {
-        self.entries >= CHUNK_MAX_ENTRIES || self.bytes >= CHUNK_MAX_BYTES
+    /// Whether an entry of `len` bytes starts a new chunk rather than joining this one (an
+    /// entry larger than a chunk gets one of its own, so rewriting its neighbours never
+    /// rewrites it).
+    fn full_for(&self, len: usize) -> bool {
+        self.entries >= CHUNK_MAX_ENTRIES || self.bytes + len > CHUNK_MAX_BYTES
     }
 }
 
@@ -92,7 +96,7 @@ impl ChunkIndex {
         for (id, fields) in s.entries() {
             let len = codec::chunk_entry_len(fields);
             match open.as_mut() {
-                Some((_, info)) if !info.full() => {
+                Some((_, info)) if !info.full_for(len) => {
                     info.entries += 1;
                     info.bytes += len;
                     info.max = *id;
@@ -147,20 +151,22 @@ impl ChunkIndex {
         let mut touched = BTreeSet::new();
         for id in ids {
             let holder = chunks.range_mut(..=*id).next_back();
-            match (s.entry(id), holder) {
+            let fields = s.entry(id);
+            let len = fields.map_or(0, |f| codec::chunk_entry_len(f));
+            match (fields, holder) {
                 (None, Some((start, _))) => {
                     touched.insert(*start);
                 }
                 (None, None) => {}
-                (Some(fields), Some((start, info))) if !info.full() || *id <= info.max => {
+                (Some(_), Some((start, info))) if !info.full_for(len) || *id <= info.max => {
                     if *id > info.max {
                         info.entries += 1;
-                        info.bytes += codec::chunk_entry_len(fields);
+                        info.bytes += len;
                         info.max = *id;
                     }
                     touched.insert(*start);
                 }
-                (Some(fields), holder) => {
+                (Some(_), holder) => {
                     // A new chunk at `id`. If `id` falls inside the holder's written range
                     // (not expected: entries are added past the last one), the holder is
                     // rewritten too, to end before `id`.
@@ -171,7 +177,7 @@ impl ChunkIndex {
                     }
                     let info = ChunkInfo {
                         entries: 1,
-                        bytes: codec::chunk_entry_len(fields),
+                        bytes: len,
                         max: *id,
                     };
                     chunks.insert(*id, info);
@@ -208,5 +214,87 @@ impl ChunkIndex {
         if chunks.is_empty() {
             self.streams.remove(key.as_ref());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(ids: impl IntoIterator<Item = (u64, usize)>) -> Stream {
+        let mut s = Stream::new();
+        for (ms, size) in ids {
+            s.append(
+                StreamId::new(ms, 0),
+                vec![Bytes::from_static(b"f"), Bytes::from(vec![b'v'; size])],
+                100,
+            );
+        }
+        s
+    }
+
+    /// The chunk items written: (first ID's ms, entries in it), or `None` for a delete.
+    fn written(w: &Writes) -> Vec<(u64, Option<usize>)> {
+        w.iter()
+            .filter(|(t, _, _)| *t == TreeId::Chunks)
+            .map(|(_, k, v)| {
+                let (_, start) = codec::decode_id_key(k).unwrap();
+                (start.ms, v.map(|v| codec::decode_chunk(v).unwrap().len()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_whole_stream_is_cut_by_count_and_size() {
+        let key = Bytes::from_static(b"k");
+        let mut small: Vec<(u64, usize)> = (1..=70).map(|ms| (ms, 1)).collect();
+        small.extend([(71, 3000), (72, 1)]);
+        let s = stream(small);
+        let mut index = ChunkIndex::default();
+        let mut w = Writes::default();
+        index.put_all(&mut w, &key, &s);
+        assert_eq!(
+            written(&w),
+            [
+                (1, Some(32)),
+                (33, Some(32)),
+                (65, Some(6)),
+                (71, Some(1)),
+                (72, Some(1))
+            ]
+        );
+    }
+
+    #[test]
+    fn appends_fill_the_last_chunk_then_open_new_ones_and_deletes_rewrite_or_remove() {
+        let key = Bytes::from_static(b"k");
+        let mut s = stream((1..=30).map(|ms| (ms, 1)));
+        let mut index = ChunkIndex::default();
+        index.put_all(&mut Writes::default(), &key, &s);
+
+        for ms in 31..=70 {
+            s.append(StreamId::new(ms, 0), vec![Bytes::from_static(b"f")], 100);
+        }
+        let added: BTreeSet<StreamId> = (31..=70).map(|ms| StreamId::new(ms, 0)).collect();
+        let mut w = Writes::default();
+        index.put_changed(&mut w, &key, Some(&s), &added);
+        assert_eq!(written(&w), [(1, Some(32)), (33, Some(32)), (65, Some(6))]);
+
+        // Empty the middle chunk, trim one entry from the first.
+        let mut gone = BTreeSet::new();
+        for ms in (33..=64).chain([2]) {
+            let id = StreamId::new(ms, 0);
+            assert!(s.remove_entry(&id));
+            gone.insert(id);
+        }
+        let mut w = Writes::default();
+        index.put_changed(&mut w, &key, Some(&s), &gone);
+        assert_eq!(written(&w), [(1, Some(31)), (33, None)]);
+
+        // The stream gone: every chunk left is deleted.
+        let mut w = Writes::default();
+        index.put_changed(&mut w, &key, None, &BTreeSet::new());
+        assert_eq!(written(&w), [(1, None), (65, None)]);
+        assert!(index.streams.is_empty());
     }
 }
