@@ -309,12 +309,14 @@ impl Store {
             chunks,
         };
         if !legacy.is_empty() {
-            // Upgrade: one journaled commit rewrites each such stream whole (its `entries`
-            // items deleted, its entries written in chunks). A crash before the sync leaves
-            // the old items, or the journal record that completes the rewrite.
+            // Upgrade: a journaled commit per stream rewrites it whole (its `entries` items
+            // deleted, its entries written in chunks), so memory stays bounded by the largest
+            // stream. A crash before the sync leaves each stream in the old layout or the new,
+            // and a later open upgrades what is left.
             let streams = legacy.len();
-            let changes: Vec<Change> = legacy.into_iter().map(Change::Key).collect();
-            store.commit(&db, &changes, applied_index)?;
+            for key in legacy {
+                store.commit(&db, &[Change::Key(key)], applied_index)?;
+            }
             store.sync()?;
             tracing::info!(
                 dir = %dir.display(),
