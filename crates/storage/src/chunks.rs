@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bytes::Bytes;
-use streams::{Stream, StreamId};
+use streams::{Fields, Stream, StreamId};
 
 use crate::batch::Writes;
 use crate::codec;
@@ -38,6 +38,22 @@ pub(crate) struct ChunkInfo {
 }
 
 impl ChunkInfo {
+    /// What a chunk holding `entries` (in increasing ID order; at least one) holds.
+    fn of<'a>(entries: impl Iterator<Item = (&'a StreamId, &'a Fields)>) -> Option<ChunkInfo> {
+        let mut info: Option<ChunkInfo> = None;
+        for (id, fields) in entries {
+            let i = info.get_or_insert(ChunkInfo {
+                entries: 0,
+                bytes: 0,
+                max: *id,
+            });
+            i.entries += 1;
+            i.bytes += codec::chunk_entry_len(fields);
+            i.max = *id;
+        }
+        info
+    }
+
     /// Whether an entry of `len` bytes starts a new chunk rather than joining this one (an
     /// entry larger than a chunk gets one of its own, so rewriting its neighbours never
     /// rewrites it).
@@ -62,21 +78,13 @@ impl ChunkIndex {
     }
 
     /// Records a chunk found at load (its entries in increasing order).
-    pub(crate) fn loaded(
-        &mut self,
-        key: &Bytes,
-        start: StreamId,
-        entries: &[(StreamId, Vec<Bytes>)],
-    ) {
-        let info = ChunkInfo {
-            entries: entries.len() as u32,
-            bytes: entries.iter().map(|(_, f)| codec::chunk_entry_len(f)).sum(),
-            max: entries.last().map_or(start, |(id, _)| *id),
-        };
-        self.streams
-            .entry(key.clone())
-            .or_default()
-            .insert(start, info);
+    pub(crate) fn loaded(&mut self, key: &Bytes, start: StreamId, entries: &[(StreamId, Fields)]) {
+        if let Some(info) = ChunkInfo::of(entries.iter().map(|(id, f)| (id, f))) {
+            self.streams
+                .entry(key.clone())
+                .or_default()
+                .insert(start, info);
+        }
     }
 
     /// Writes every entry of `s` in fresh chunks. What was on disk for the key must be
@@ -89,7 +97,7 @@ impl ChunkIndex {
             w.put(
                 TreeId::Chunks,
                 codec::id_key(key, &start),
-                codec::encode_chunk(range),
+                codec::encode_chunk(range, info.bytes),
             );
             chunks.insert(start, info);
         };
@@ -166,15 +174,10 @@ impl ChunkIndex {
                     }
                     touched.insert(*start);
                 }
-                (Some(_), holder) => {
-                    // A new chunk at `id`. If `id` falls inside the holder's written range
-                    // (not expected: entries are added past the last one), the holder is
-                    // rewritten too, to end before `id`.
-                    if let Some((start, info)) = holder {
-                        if *id <= info.max {
-                            touched.insert(*start);
-                        }
-                    }
+                // Past a full holder (or before any chunk): a new chunk at `id`. An `id`
+                // inside the holder's written range took the arm above, so no chunk's range
+                // ever splits.
+                (Some(_), _) => {
                     let info = ChunkInfo {
                         entries: 1,
                         bytes: len,
@@ -190,24 +193,19 @@ impl ChunkIndex {
                 .range((std::ops::Bound::Excluded(start), std::ops::Bound::Unbounded))
                 .next()
                 .map(|(next, _)| *next);
-            let entries: Vec<_> = match end {
-                Some(end) => s.entries().range(start..end).collect(),
-                None => s.entries().range(start..).collect(),
+            let entries = match end {
+                Some(end) => s.entries().range(start..end),
+                None => s.entries().range(start..),
             };
             let k = codec::id_key(key, &start);
-            match entries.last() {
+            match ChunkInfo::of(entries.clone()) {
                 None => {
                     chunks.remove(&start);
                     w.del(TreeId::Chunks, k);
                 }
-                Some((max, _)) => {
-                    let info = ChunkInfo {
-                        entries: entries.len() as u32,
-                        bytes: entries.iter().map(|(_, f)| codec::chunk_entry_len(f)).sum(),
-                        max: **max,
-                    };
+                Some(info) => {
                     chunks.insert(start, info);
-                    w.put(TreeId::Chunks, k, codec::encode_chunk(entries.into_iter()));
+                    w.put(TreeId::Chunks, k, codec::encode_chunk(entries, info.bytes));
                 }
             }
         }

@@ -325,10 +325,14 @@ pub fn chunk_entry_len(fields: &[Bytes]) -> usize {
 }
 
 /// A chunk of consecutive entries: version, then per entry `id` + `u32` count + `lp(field)`...
-pub fn encode_chunk<'a>(entries: impl Iterator<Item = (&'a StreamId, &'a Fields)>) -> Vec<u8> {
-    let mut out = vec![VALUE_VERSION];
+/// `bytes`: the entries' [`chunk_entry_len`] summed (the buffer is allocated once).
+pub fn encode_chunk<'a>(
+    entries: impl Iterator<Item = (&'a StreamId, &'a Fields)>,
+    bytes: usize,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + bytes);
+    out.push(VALUE_VERSION);
     for (id, fields) in entries {
-        out.reserve(chunk_entry_len(fields));
         put_id(&mut out, id);
         let n = u32::try_from(fields.len()).expect("fewer than 2^32 fields");
         out.extend_from_slice(&n.to_be_bytes());
