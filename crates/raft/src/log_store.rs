@@ -6,7 +6,12 @@
 //! after such a sync; a per-replica flusher thread takes every append queued to it and syncs
 //! ONCE for all of them (group commit of appends: openraft keeps appending while a flush is
 //! under way). A vote is synced before `save_vote` returns.
+//!
+//! Reads: the newest entries are also kept decoded in memory ([`Tail`], bounded by count and
+//! payload bytes), so the leader's replication and every replica's state machine, which read
+//! what was just appended, get them without a sled range scan and a decode each.
 
+use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::sync::mpsc;
@@ -24,6 +29,11 @@ const STATE_TREE: &str = "raft_state";
 const KEY_VOTE: &[u8] = b"vote";
 const KEY_COMMITTED: &[u8] = b"committed";
 const KEY_LAST_PURGED: &[u8] = b"last_purged";
+
+/// At most this many of the newest entries are kept in memory (see [`Tail`])...
+pub const TAIL_MAX_ENTRIES: usize = 1024;
+/// ...and at most this many payload bytes.
+pub const TAIL_MAX_BYTES: usize = 8 * 1024 * 1024;
 
 type Result<T> = std::result::Result<T, StorageError>;
 
@@ -49,6 +59,95 @@ struct Inner {
     sync: SyncHandle,
     /// Appends waiting for the flusher thread's next sync.
     flusher: Mutex<mpsc::Sender<LogFlushed<TypeConfig>>>,
+    /// The newest entries, decoded. Held while the log tree is written too, so that it is
+    /// always a suffix of the log as readers see it.
+    tail: Mutex<Tail>,
+}
+
+/// The newest entries of the log, consecutive, decoded: empty, or ending at the log's last
+/// entry. Appends extend it (dropping the oldest past [`TAIL_MAX_ENTRIES`] or
+/// [`TAIL_MAX_BYTES`]), a truncation cuts its end, a purge its start. Empty after a
+/// restart: reads then go to sled until appends refill it.
+#[derive(Debug, Default)]
+struct Tail {
+    entries: VecDeque<Entry>,
+    bytes: usize,
+}
+
+fn payload_bytes(e: &Entry) -> usize {
+    match &e.payload {
+        openraft::EntryPayload::Normal(p) => p.0.len(),
+        _ => 0,
+    }
+}
+
+impl Tail {
+    fn first_index(&self) -> Option<u64> {
+        self.entries.front().map(|e| e.log_id.index)
+    }
+
+    fn push(&mut self, e: Entry) {
+        if let Some(last) = self.entries.back() {
+            if last.log_id.index.checked_add(1) != Some(e.log_id.index) {
+                // Not the next entry (cannot happen after a truncation, which cuts the tail
+                // too): start over rather than hold a gap.
+                self.clear();
+            }
+        }
+        self.bytes += payload_bytes(&e);
+        self.entries.push_back(e);
+        while self.entries.len() > TAIL_MAX_ENTRIES
+            || (self.bytes > TAIL_MAX_BYTES && self.entries.len() > 1)
+        {
+            self.pop_front();
+        }
+    }
+
+    fn pop_front(&mut self) {
+        if let Some(e) = self.entries.pop_front() {
+            self.bytes -= payload_bytes(&e);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+    }
+
+    /// Forgets the entries at `index` and after (a truncation of the log).
+    fn truncate(&mut self, index: u64) {
+        while self.entries.back().is_some_and(|e| e.log_id.index >= index) {
+            if let Some(e) = self.entries.pop_back() {
+                self.bytes -= payload_bytes(&e);
+            }
+        }
+    }
+
+    /// Forgets the entries up to and including `index` (a purge of the log).
+    fn purge(&mut self, index: u64) {
+        while self.entries.front().is_some_and(|e| e.log_id.index <= index) {
+            self.pop_front();
+        }
+    }
+
+    /// The entries of `range` if the tail can answer for all of it: `start` is in the tail,
+    /// or past its end (nothing there: the tail ends at the log's last entry). None when
+    /// `start` is before the tail (or the tail is empty): read sled.
+    fn get<RB: RangeBounds<u64>>(&self, start: u64, range: &RB) -> Option<Vec<Entry>> {
+        let first = self.first_index()?;
+        if start < first {
+            return None;
+        }
+        let skip = usize::try_from(start - first).unwrap_or(usize::MAX);
+        Some(
+            self.entries
+                .iter()
+                .skip(skip)
+                .take_while(|e| range.contains(&e.log_id.index))
+                .cloned()
+                .collect(),
+        )
+    }
 }
 
 impl LogStore {
@@ -68,6 +167,7 @@ impl LogStore {
                 state,
                 sync,
                 flusher: Mutex::new(tx),
+                tail: Mutex::new(Tail::default()),
             }),
         })
     }
@@ -102,6 +202,15 @@ impl LogStore {
             Ok(Err(e)) => Err(io_err(subject, ErrorVerb::Write, e)),
             Err(e) => Err(io_err(subject, ErrorVerb::Write, e)),
         }
+    }
+
+    fn tail(&self) -> std::sync::MutexGuard<'_, Tail> {
+        // Poisoned only by a panic between a tree write and the tail update: start over.
+        self.inner.tail.lock().unwrap_or_else(|p| {
+            let mut t = p.into_inner();
+            t.clear();
+            t
+        })
     }
 
     /// Removes the entries whose keys fall in `range`, as one batch.
@@ -210,6 +319,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(x) => x.saturating_add(1),
             Bound::Unbounded => 0,
         };
+        if let Some(entries) = self.tail().get(start, &range) {
+            return Ok(entries);
+        }
         let mut out = Vec::new();
         for item in self.inner.log.range(index_key(start)..) {
             let (k, v) = item.map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?;
@@ -287,11 +399,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // pool's work per XADD. Atomicity across the entries of one append is not needed:
         // nothing is reported durable before the flush that covers all of them, and a crash
         // in between can leave at worst a gap, which `open` cuts off (see `repair_gaps`).
-        for e in entries {
-            self.inner
-                .log
-                .insert(index_key(e.log_id.index), codec::encode(&e))
-                .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Write, e))?;
+        {
+            let mut tail = self.tail();
+            for e in entries {
+                let written = self
+                    .inner
+                    .log
+                    .insert(index_key(e.log_id.index), codec::encode(&e));
+                if let Err(err) = written {
+                    tail.clear();
+                    return Err(io_err(ErrorSubject::Logs, ErrorVerb::Write, err));
+                }
+                tail.push(e);
+            }
         }
         let sent = match self.inner.flusher.lock() {
             Ok(tx) => tx.send(callback),
@@ -306,13 +426,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<()> {
-        self.remove_entries(index_key(log_id.index)..)
+        let mut tail = self.tail();
+        tail.truncate(log_id.index);
+        let removed = self.remove_entries(index_key(log_id.index)..);
+        if removed.is_err() {
+            tail.clear();
+        }
+        removed
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<()> {
         // The purge point first: a crash in between leaves entries below it, never a log
         // state claiming entries that are gone.
         self.write_state(KEY_LAST_PURGED, &log_id)?;
+        let mut tail = self.tail();
+        tail.purge(log_id.index);
         self.remove_entries(..=index_key(log_id.index))
     }
 }
@@ -350,6 +478,81 @@ mod tests {
         // Repairing again finds nothing.
         assert_eq!(repair_gaps(&log).expect("repair"), 0);
         assert_eq!(keys(&log), vec![4, 5, 6]);
+    }
+
+    fn entry(index: u64, bytes: usize) -> Entry {
+        Entry {
+            log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
+            payload: openraft::EntryPayload::Normal(crate::types::Proposal(
+                bytes::Bytes::from(vec![7u8; bytes]),
+            )),
+        }
+    }
+
+    fn indexes(v: &[Entry]) -> Vec<u64> {
+        v.iter().map(|e| e.log_id.index).collect()
+    }
+
+    #[test]
+    fn the_tail_answers_from_its_first_entry_on_and_defers_to_sled_before_it() {
+        let mut t = Tail::default();
+        assert!(t.get(0, &(0..)).is_none(), "an empty tail knows nothing");
+        for i in 5..=9 {
+            t.push(entry(i, 10));
+        }
+        assert!(t.get(4, &(4..)).is_none());
+        assert_eq!(indexes(&t.get(5, &(5..)).unwrap()), vec![5, 6, 7, 8, 9]);
+        assert_eq!(indexes(&t.get(6, &(6..8)).unwrap()), vec![6, 7]);
+        assert_eq!(indexes(&t.get(7, &(7..=7)).unwrap()), vec![7]);
+        // Past the end: the log has nothing there either.
+        assert!(t.get(10, &(10..)).unwrap().is_empty());
+        assert!(t.get(50, &(50..60)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_tail_follows_truncations_and_purges() {
+        let mut t = Tail::default();
+        for i in 1..=6 {
+            t.push(entry(i, 100));
+        }
+        t.truncate(5);
+        assert_eq!(indexes(&t.get(1, &(1..)).unwrap()), vec![1, 2, 3, 4]);
+        assert_eq!(t.bytes, 400);
+        // Appending after the truncation point continues the tail.
+        t.push(entry(5, 1));
+        assert_eq!(indexes(&t.get(3, &(3..)).unwrap()), vec![3, 4, 5]);
+        t.purge(3);
+        assert_eq!(t.first_index(), Some(4));
+        assert!(t.get(3, &(3..)).is_none());
+        assert_eq!(t.bytes, 101);
+        t.purge(100);
+        assert_eq!(t.first_index(), None);
+        assert_eq!(t.bytes, 0);
+        // A non-consecutive push starts over instead of holding a gap.
+        t.push(entry(10, 1));
+        t.push(entry(12, 1));
+        assert_eq!(t.first_index(), Some(12));
+        assert_eq!(t.entries.len(), 1);
+    }
+
+    #[test]
+    fn the_tail_is_bounded_by_count_and_by_bytes() {
+        let mut t = Tail::default();
+        for i in 1..=(TAIL_MAX_ENTRIES as u64 + 10) {
+            t.push(entry(i, 1));
+        }
+        assert_eq!(t.entries.len(), TAIL_MAX_ENTRIES);
+        assert_eq!(t.first_index(), Some(11));
+        let mut t = Tail::default();
+        let big = TAIL_MAX_BYTES / 4 + 1;
+        for i in 1..=8 {
+            t.push(entry(i, big));
+        }
+        assert!(t.bytes <= TAIL_MAX_BYTES);
+        assert_eq!(t.first_index(), Some(6));
+        // One entry bigger than the bound is still kept (it is the newest).
+        t.push(entry(9, TAIL_MAX_BYTES * 2));
+        assert_eq!(indexes(&t.get(9, &(9..)).unwrap()), vec![9]);
     }
 
     #[test]
