@@ -125,7 +125,11 @@ impl Tail {
 
     /// Forgets the entries up to and including `index` (a purge of the log).
     fn purge(&mut self, index: u64) {
-        while self.entries.front().is_some_and(|e| e.log_id.index <= index) {
+        while self
+            .entries
+            .front()
+            .is_some_and(|e| e.log_id.index <= index)
+        {
             self.pop_front();
         }
     }
@@ -483,9 +487,9 @@ mod tests {
     fn entry(index: u64, bytes: usize) -> Entry {
         Entry {
             log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 1), index),
-            payload: openraft::EntryPayload::Normal(crate::types::Proposal(
-                bytes::Bytes::from(vec![7u8; bytes]),
-            )),
+            payload: openraft::EntryPayload::Normal(crate::types::Proposal(bytes::Bytes::from(
+                vec![7u8; bytes],
+            ))),
         }
     }
 

@@ -15,6 +15,7 @@ use streams::{Change, Db, Stream, StreamChange, StreamId, Value};
 use crate::chunks::ChunkIndex;
 use crate::codec;
 use crate::error::StorageError;
+use crate::tails::TailIndex;
 use crate::trees::{TreeId, Trees, TREE_COUNT};
 
 /// The writes of one commit, per tree, in key order. `None` deletes.
@@ -65,18 +66,38 @@ impl Writes {
     }
 }
 
+/// Where a replica's streams are laid out on disk beyond what the items say: where entry
+/// chunks start, which node each `streams` item holds. In memory, rebuilt at load.
+#[derive(Debug, Default)]
+pub(crate) struct Layout {
+    pub(crate) chunks: ChunkIndex,
+    pub(crate) tails: TailIndex,
+}
+
+impl Layout {
+    fn clear(&mut self) {
+        self.chunks.clear();
+        self.tails.clear();
+    }
+
+    fn forget(&mut self, key: &[u8]) {
+        self.chunks.forget(key);
+        self.tails.forget(key);
+    }
+}
+
 /// Resolves `changes` against `db` (and, for deletions by prefix, what `trees` hold now).
-/// `chunks` is brought up to date with the writes.
+/// `layout` is brought up to date with the writes.
 pub(crate) fn resolve(
     trees: &Trees,
-    chunks: &mut ChunkIndex,
+    layout: &mut Layout,
     db: &Db,
     changes: &[Change],
 ) -> Result<Writes, StorageError> {
     let mut w = Writes::default();
     let rest = match changes.iter().rposition(|c| matches!(c, Change::FlushAll)) {
         Some(i) => {
-            chunks.clear();
+            layout.clear();
             for t in TreeId::DATA {
                 for k in trees.get(t).iter().keys() {
                     w.del(t, k?.to_vec());
@@ -90,6 +111,9 @@ pub(crate) fn resolve(
     // Entries added or deleted, by stream: written chunk by chunk at the end, except for
     // keys rewritten whole.
     let mut entries: HashMap<&Bytes, BTreeSet<StreamId>> = HashMap::new();
+    // Streams whose metadata or nodes changed (the nodes, by master ID): their `streams`
+    // item holds the last node (see the `tails` module), so both are written at the end.
+    let mut metas: HashMap<&Bytes, BTreeSet<StreamId>> = HashMap::new();
     let mut rewritten: HashSet<&Bytes> = HashSet::new();
     for c in rest {
         if !seen.insert(c) {
@@ -99,18 +123,29 @@ pub(crate) fn resolve(
             Change::FlushAll => {}
             Change::Key(k) => {
                 if rewritten.insert(k) {
-                    rewrite_key(&mut w, trees, chunks, db, k)?;
+                    rewrite_key(&mut w, trees, layout, db, k)?;
                 }
             }
             Change::Stream(k, StreamChange::Entry(id)) => {
                 entries.entry(k).or_default().insert(*id);
+            }
+            Change::Stream(k, StreamChange::Meta) => {
+                metas.entry(k).or_default();
+            }
+            Change::Stream(k, StreamChange::Node(m)) => {
+                metas.entry(k).or_default().insert(*m);
             }
             Change::Stream(k, sc) => stream_item(&mut w, trees, db, k, sc)?,
         }
     }
     for (k, ids) in entries {
         if !rewritten.contains(k) {
-            chunks.put_changed(&mut w, k, stream_of(db, k), &ids);
+            layout.chunks.put_changed(&mut w, k, stream_of(db, k), &ids);
+        }
+    }
+    for (k, nodes) in metas {
+        if !rewritten.contains(k) {
+            layout.tails.put_meta(&mut w, k, stream_of(db, k), &nodes);
         }
     }
     Ok(w)
@@ -127,7 +162,7 @@ fn stream_of<'a>(db: &'a Db, key: &[u8]) -> Option<&'a Stream> {
 fn rewrite_key(
     w: &mut Writes,
     trees: &Trees,
-    chunks: &mut ChunkIndex,
+    layout: &mut Layout,
     db: &Db,
     key: &Bytes,
 ) -> Result<(), StorageError> {
@@ -145,10 +180,10 @@ fn rewrite_key(
     ] {
         w.del_prefix(trees, t, &prefix)?;
     }
-    chunks.forget(key);
+    layout.forget(key);
     match db.get(key) {
         None => {}
-        Some(Value::Stream(s)) => put_stream(w, chunks, key, s),
+        Some(Value::Stream(s)) => put_stream(w, layout, key, s),
         Some(v) => {
             if let Some(enc) = codec::encode_kv(v) {
                 w.put(TreeId::Kv, prefix, enc);
@@ -159,16 +194,9 @@ fn rewrite_key(
 }
 
 /// Every item of a stream.
-fn put_stream(w: &mut Writes, chunks: &mut ChunkIndex, key: &Bytes, s: &Stream) {
-    w.put(
-        TreeId::Streams,
-        codec::key_prefix(key),
-        codec::encode_stream_meta(&s.meta()),
-    );
-    chunks.put_all(w, key, s);
-    for (m, n) in s.nodes() {
-        w.put(TreeId::Nodes, codec::id_key(key, m), codec::encode_node(n));
-    }
+fn put_stream(w: &mut Writes, layout: &mut Layout, key: &Bytes, s: &Stream) {
+    layout.tails.put_all(w, key, s);
+    layout.chunks.put_all(w, key, s);
     for (gname, g) in s.groups() {
         w.put(
             TreeId::Groups,
@@ -212,21 +240,11 @@ fn stream_item(
         _ => None,
     };
     match sc {
-        StreamChange::Meta => {
-            let k = codec::key_prefix(key);
-            match s {
-                Some(s) => w.put(TreeId::Streams, k, codec::encode_stream_meta(&s.meta())),
-                None => w.del(TreeId::Streams, k),
-            }
-        }
-        // Written by chunk, for all of a commit's entries at once (see `resolve`).
+        // Written at the end of `resolve`, once per stream: entries by chunk, metadata and
+        // nodes together (the last node is in the `streams` item).
         StreamChange::Entry(_) => unreachable!("entries are resolved by chunk"),
-        StreamChange::Node(m) => {
-            let k = codec::id_key(key, m);
-            match s.and_then(|s| s.nodes().get(m)) {
-                Some(n) => w.put(TreeId::Nodes, k, codec::encode_node(n)),
-                None => w.del(TreeId::Nodes, k),
-            }
+        StreamChange::Meta | StreamChange::Node(_) => {
+            unreachable!("metadata and nodes are resolved per stream")
         }
         StreamChange::Group(g) => {
             let k = codec::group_key(key, g);

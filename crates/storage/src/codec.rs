@@ -18,8 +18,12 @@ use streams::{Fields, Nack, Node, StreamId, StreamMeta, Value};
 /// First byte of every encoded value.
 pub const VALUE_VERSION: u8 = 1;
 
-/// The type tag of a `streams` tree value.
+/// The type tag of a `streams` tree value without a node (format 3 and before, or a
+/// stream with no entries node)...
 pub const TAG_STREAM: u8 = 1;
+/// ...and with the stream's last node (master ID, count, live), which is then not in the
+/// `nodes` tree (format 4).
+pub const TAG_STREAM_TAIL: u8 = 5;
 /// Type tags of `kv` tree values.
 pub const TAG_STRING: u8 = 2;
 pub const TAG_LIST: u8 = 3;
@@ -271,32 +275,57 @@ pub fn decode_cpel_key(b: &[u8]) -> Result<(Bytes, Bytes, Bytes, StreamId), Deco
 
 // -------------------------------------------------------------------- values
 
-pub fn encode_stream_meta(m: &StreamMeta) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 + 2 * ID_LEN + 8);
+/// A `streams` tree value: the stream's metadata and its last node, if it has one.
+pub fn encode_stream_meta(m: &StreamMeta, tail: Option<(&StreamId, &Node)>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + 3 * ID_LEN + 3 * 8);
     out.push(VALUE_VERSION);
-    out.push(TAG_STREAM);
+    out.push(if tail.is_some() {
+        TAG_STREAM_TAIL
+    } else {
+        TAG_STREAM
+    });
     put_id(&mut out, &m.last_id);
     put_u64(&mut out, m.entries_added);
     put_id(&mut out, &m.max_deleted_id);
+    if let Some((master, n)) = tail {
+        put_id(&mut out, master);
+        put_u64(&mut out, n.count);
+        put_u64(&mut out, n.live);
+    }
     out
 }
 
-pub fn decode_stream_meta(b: &[u8]) -> Result<StreamMeta, DecodeError> {
+/// A stream's last node, stored with its metadata: master ID and node.
+pub type Tail = (StreamId, Node);
+
+pub fn decode_stream_meta(b: &[u8]) -> Result<(StreamMeta, Option<Tail>), DecodeError> {
     let mut r = Reader::new(b);
     r.version()?;
-    match r.u8()? {
-        TAG_STREAM => {}
+    let with_tail = match r.u8()? {
+        TAG_STREAM => false,
+        TAG_STREAM_TAIL => true,
         t => return Err(DecodeError::Tag(t)),
-    }
+    };
     let last_id = r.id()?;
     let entries_added = r.u64()?;
     let max_deleted_id = r.id()?;
+    let tail = if with_tail {
+        let master = r.id()?;
+        let count = r.u64()?;
+        let live = r.u64()?;
+        Some((master, Node { count, live }))
+    } else {
+        None
+    };
     r.finish()?;
-    Ok(StreamMeta {
-        last_id,
-        entries_added,
-        max_deleted_id,
-    })
+    Ok((
+        StreamMeta {
+            last_id,
+            entries_added,
+            max_deleted_id,
+        },
+        tail,
+    ))
 }
 
 pub fn encode_fields(fields: &[Bytes]) -> Vec<u8> {
@@ -550,7 +579,12 @@ mod tests {
                              fields in proptest::collection::vec(bytes(), 0..6),
                              c in bytes()) {
             let meta = StreamMeta { last_id: a, entries_added: n, max_deleted_id: b };
-            prop_assert_eq!(decode_stream_meta(&encode_stream_meta(&meta)), Ok(meta));
+            prop_assert_eq!(decode_stream_meta(&encode_stream_meta(&meta, None)), Ok((meta, None)));
+            let tail = Node { count: m, live: n };
+            prop_assert_eq!(
+                decode_stream_meta(&encode_stream_meta(&meta, Some((&b, &tail)))),
+                Ok((meta, Some((b, tail))))
+            );
             prop_assert_eq!(decode_fields(&encode_fields(&fields)), Ok(fields.clone()));
             let node = Node { count: n, live: m };
             prop_assert_eq!(decode_node(&encode_node(&node)), Ok(node));
@@ -614,12 +648,28 @@ mod tests {
 
     #[test]
     fn wrong_version_and_tags_are_errors() {
-        let mut meta = encode_stream_meta(&StreamMeta::default());
+        let mut meta = encode_stream_meta(&StreamMeta::default(), None);
         meta[0] = 9;
         assert_eq!(decode_stream_meta(&meta), Err(DecodeError::Version(9)));
-        let mut meta = encode_stream_meta(&StreamMeta::default());
+        let mut meta = encode_stream_meta(&StreamMeta::default(), None);
         meta[1] = TAG_STRING;
         assert_eq!(decode_stream_meta(&meta), Err(DecodeError::Tag(TAG_STRING)));
+        // The tag says whether a tail follows: a tail without the tag is trailing garbage,
+        // the tag without a tail is truncated.
+        let node = Node { count: 3, live: 2 };
+        let mut with_tail =
+            encode_stream_meta(&StreamMeta::default(), Some((&StreamId::MIN, &node)));
+        with_tail[1] = TAG_STREAM;
+        assert_eq!(
+            decode_stream_meta(&with_tail),
+            Err(DecodeError::Trailing(ID_LEN + 16))
+        );
+        let mut without = encode_stream_meta(&StreamMeta::default(), None);
+        without[1] = TAG_STREAM_TAIL;
+        assert!(matches!(
+            decode_stream_meta(&without),
+            Err(DecodeError::Truncated { .. })
+        ));
         let mut g = encode_group(&StreamId::MIN, None);
         let last = g.len() - 1;
         g[last] = 7;

@@ -27,10 +27,10 @@
 //! | tree        | key                                | value                                   |
 //! |-------------|------------------------------------|-----------------------------------------|
 //! | `meta`      | `applied_index`, `format_version`  | `u64` / `u32` big-endian                |
-//! | `streams`   | `lp(key)`                          | type tag, last_id, entries_added, max_deleted_id |
+//! | `streams`   | `lp(key)`                          | type tag, last_id, entries_added, max_deleted_id [, last node: master-id, count, live] |
 //! | `chunks`    | `lp(key) first-id`                 | per entry: `id`, `u32` count + `lp(field)`... |
 //! | `entries`   | `lp(key) id` (format 2; upgraded)  | `u32` count + `lp(field)`...            |
-//! | `nodes`     | `lp(key) master-id`                | count, live                             |
+//! | `nodes`     | `lp(key) master-id` (not the last) | count, live                             |
 //! | `groups`    | `lp(key) lp(group)`                | last_id, entries_read (flag + `u64`)    |
 //! | `pel`       | `lp(key) lp(group) id`             | delivery_time, delivery_count, consumer |
 //! | `cpel`      | `lp(key) lp(group) lp(consumer) id`| empty                                   |
@@ -41,7 +41,10 @@
 //! Entries are stored many to an item, in chunks of at most 32 entries or 2 KiB (see the
 //! `chunks` module: sled splits a leaf past 16 items, and one item per entry made a sled
 //! insert per entry; chunks doubled the cluster's XADD throughput at `-P 16`). Databases of
-//! format 2 (one `entries` item per entry) are rewritten in chunks when opened.
+//! format 2 (one `entries` item per entry) are rewritten in chunks when opened. A stream's
+//! last node is kept in its `streams` item (format 4, see the `tails` module): a commit of
+//! XADDs then writes two items per stream (metadata with the last node, the last chunk)
+//! instead of three.
 //!
 //! Every value starts with a version byte ([`codec::VALUE_VERSION`]). All items of a key share
 //! the prefix `lp(key)`, all items of a group `lp(key) lp(group)`, and within a prefix items
@@ -91,6 +94,7 @@ mod error;
 mod journal;
 mod load;
 mod store;
+mod tails;
 mod trees;
 
 pub use codec::DecodeError;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use streams::{Db, Stream, StreamId, Value};
 
-use crate::chunks::ChunkIndex;
+use crate::batch::Layout;
 use crate::codec::{self, DecodeError};
 use crate::error::{escape, StorageError};
 use crate::trees::{TreeId, Trees};
@@ -45,7 +45,7 @@ fn stream_of<'a>(
 /// What [`load`] found.
 pub(crate) struct Loaded {
     pub(crate) db: Db,
-    pub(crate) chunks: ChunkIndex,
+    pub(crate) layout: Layout,
     /// Streams with entries in the `entries` tree (one item per entry, format 2 and before),
     /// to be rewritten in chunks.
     pub(crate) legacy: Vec<Bytes>,
@@ -54,7 +54,9 @@ pub(crate) struct Loaded {
 /// Loads the whole keyspace.
 pub(crate) fn load(trees: &Trees) -> Result<Loaded, StorageError> {
     let mut db = Db::new();
-    let mut chunks = ChunkIndex::default();
+    let mut layout = Layout::default();
+    // Last nodes stored in `streams` items (format 4), loaded after the `nodes` tree.
+    let mut tails: Vec<(Bytes, codec::Tail)> = Vec::new();
     let mut legacy: Vec<Bytes> = Vec::new();
 
     each(
@@ -73,7 +75,7 @@ pub(crate) fn load(trees: &Trees) -> Result<Loaded, StorageError> {
         TreeId::Streams,
         codec::decode_key_prefix,
         codec::decode_stream_meta,
-        |raw, key, meta| {
+        |raw, key, (meta, tail)| {
             if db.contains(&key) {
                 return Err(StorageError::corrupt(
                     TreeId::Streams.name(),
@@ -82,6 +84,10 @@ pub(crate) fn load(trees: &Trees) -> Result<Loaded, StorageError> {
                 ));
             }
             db.load_stream(&key).load_meta(meta);
+            layout.tails.loaded(&key, tail.as_ref().map(|(m, _)| *m));
+            if let Some(tail) = tail {
+                tails.push((key, tail));
+            }
             Ok(())
         },
     )?;
@@ -125,7 +131,7 @@ pub(crate) fn load(trees: &Trees) -> Result<Loaded, StorageError> {
                 return Err(bad("empty chunk"));
             };
             prev = Some((key.clone(), *max));
-            chunks.loaded(&key, start, &entries);
+            layout.chunks.loaded(&key, start, &entries);
             let s = stream_of(&mut db, TreeId::Chunks, raw, &key)?;
             for (id, fields) in entries {
                 s.load_entry(id, fields);
@@ -144,6 +150,21 @@ pub(crate) fn load(trees: &Trees) -> Result<Loaded, StorageError> {
             Ok(())
         },
     )?;
+    for (key, (master, node)) in tails {
+        // The `nodes` tree holds every node but the last (see the `tails` module).
+        let s = db.load_stream(&key);
+        if s.nodes()
+            .last_key_value()
+            .is_some_and(|(m, _)| *m >= master)
+        {
+            return Err(StorageError::corrupt(
+                TreeId::Streams.name(),
+                &codec::key_prefix(&key),
+                "the last node is not after every node in the nodes tree",
+            ));
+        }
+        s.load_node(master, node);
+    }
 
     each(
         trees,
@@ -259,5 +280,5 @@ pub(crate) fn load(trees: &Trees) -> Result<Loaded, StorageError> {
     }
 
     db.clear_tracking();
-    Ok(Loaded { db, chunks, legacy })
+    Ok(Loaded { db, layout, legacy })
 }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use streams::{Change, Db};
 
+use crate::batch::Layout;
 use crate::batch::{self, Writes};
-use crate::chunks::ChunkIndex;
 use crate::durable::{DiskFlush, DiskSync};
 use crate::error::StorageError;
 use crate::journal;
@@ -17,11 +17,14 @@ use crate::trees::{TreeId, Trees};
 /// The layout version written under `meta/format_version`. 2 added the `journal` tree (a
 /// build that does not replay it must not open a database that may need it); 3 stores
 /// entries in chunks (`chunks` tree, see the `chunks` module; a build that does not read them
-/// must not open it). Versions 1 and 2 are upgraded at open: the version is raised first,
-/// then streams with entries in the `entries` tree are rewritten in chunks.
-pub const FORMAT_VERSION: u32 = 3;
-/// Older layout versions this build upgrades: before the journal, before chunks.
-const FORMAT_VERSIONS_UPGRADED: [u32; 2] = [1, 2];
+/// must not open it); 4 stores a stream's last node in its `streams` item (see the `tails`
+/// module; an older build would lose it). Versions 1 to 3 are upgraded at open: the version
+/// is raised first, then streams with entries in the `entries` tree are rewritten in chunks
+/// (a format 3 layout needs nothing more: each stream's next commit moves its last node).
+pub const FORMAT_VERSION: u32 = 4;
+/// Older layout versions this build upgrades: before the journal, before chunks, before
+/// last nodes in `streams` items.
+const FORMAT_VERSIONS_UPGRADED: [u32; 3] = [1, 2, 3];
 
 /// `meta` tree keys.
 const META_APPLIED_INDEX: &[u8] = b"applied_index";
@@ -101,8 +104,9 @@ pub struct Store {
     journal: sled::Tree,
     journal_seq: u64,
     journal_outstanding: Vec<[u8; 12]>,
-    /// Where each stream's entry chunks start (see [`crate::chunks`]).
-    chunks: ChunkIndex,
+    /// Where each stream's entry chunks start and which node its `streams` item holds (see
+    /// the `chunks` and `tails` modules).
+    layout: Layout,
 }
 
 /// Sync counters, updated by whichever thread waits on a [`SyncTicket`].
@@ -280,7 +284,7 @@ impl Store {
             );
         }
         let applied_index = read_u64(meta, META_APPLIED_INDEX)?.unwrap_or(0);
-        let load::Loaded { db, chunks, legacy } = load::load(&trees)?;
+        let load::Loaded { db, layout, legacy } = load::load(&trees)?;
         let mut disk = DiskSync::open(dir)?;
         if opts.fsync {
             disk.sync_after_open()?;
@@ -306,7 +310,7 @@ impl Store {
             journal,
             journal_seq: recovered.next_seq,
             journal_outstanding: recovered.leftover,
-            chunks,
+            layout,
         };
         if !legacy.is_empty() {
             // Upgrade: a journaled commit per stream rewrites it whole (its `entries` items
@@ -349,7 +353,7 @@ impl Store {
         applied_index: u64,
         extra_meta: &[(&[u8], &[u8])],
     ) -> Result<(), StorageError> {
-        let mut writes: Writes = batch::resolve(&self.trees, &mut self.chunks, db, changes)?;
+        let mut writes: Writes = batch::resolve(&self.trees, &mut self.layout, db, changes)?;
         let (puts, dels) = writes.counts();
         writes.put(
             TreeId::Meta,

@@ -492,8 +492,203 @@ fn a_database_with_one_item_per_entry_is_upgraded_to_chunks() {
             version.as_deref(),
             Some(&storage::FORMAT_VERSION.to_be_bytes()[..])
         );
-        assert_eq!(storage::FORMAT_VERSION, 3);
+        assert_eq!(storage::FORMAT_VERSION, 4);
     }
     let (_store, again) = Store::open(dir.path(), test_opts()).unwrap();
     assert_db_eq(&db, &again, "after reopening the upgraded database");
+}
+
+type RawNodes = Vec<(StreamId, streams::Node)>;
+/// A stream's raw layout: key, the last node in its `streams` item, its `nodes` items.
+type RawLayout = (Bytes, Option<(StreamId, streams::Node)>, RawNodes);
+
+/// Reads the raw layout of every stream.
+fn raw_nodes(dir: &std::path::Path) -> Vec<RawLayout> {
+    let sled_db = sled::open(dir).unwrap();
+    let streams_tree = sled_db.open_tree("streams").unwrap();
+    let nodes_tree = sled_db.open_tree("nodes").unwrap();
+    let mut out = Vec::new();
+    for item in streams_tree.iter() {
+        let (k, v) = item.unwrap();
+        let key = storage::codec::decode_key_prefix(&k).unwrap();
+        let (_, tail) = storage::codec::decode_stream_meta(&v).unwrap();
+        let nodes = nodes_tree
+            .scan_prefix(&k)
+            .map(|item| {
+                let (nk, nv) = item.unwrap();
+                let (_, master) = storage::codec::decode_id_key(&nk).unwrap();
+                (master, storage::codec::decode_node(&nv).unwrap())
+            })
+            .collect();
+        out.push((key, tail, nodes));
+    }
+    out
+}
+
+/// Every stream of `db` is laid out as format 4 says: its last node in its `streams` item,
+/// every other node in the `nodes` tree.
+#[track_caller]
+fn assert_last_nodes_with_streams(dir: &std::path::Path, db: &Db) {
+    for (key, tail, nodes) in raw_nodes(dir) {
+        let Some(Value::Stream(st)) = db.get(&key) else {
+            panic!("{key:?} is not a stream");
+        };
+        let mut expected: RawNodes = st.nodes().iter().map(|(m, n)| (*m, *n)).collect();
+        let last = expected.pop();
+        assert_eq!(tail, last, "{key:?}: last node");
+        assert_eq!(nodes, expected, "{key:?}: nodes tree");
+    }
+}
+
+#[test]
+fn a_streams_last_node_is_stored_with_it_and_moves_as_nodes_open_and_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, mut db) = Store::open(dir.path(), test_opts()).unwrap();
+    let key = s("n");
+    let node_max = 4;
+    let mut index = 0;
+    let mut step = |store: Store, db: &mut Db, what: &str| -> Store {
+        index += 1;
+        let mut store = store;
+        commit_all(&mut store, db, index);
+        store.sync().unwrap();
+        drop(store);
+        assert_last_nodes_with_streams(dir.path(), db);
+        let (store, loaded) = Store::open(dir.path(), test_opts()).unwrap();
+        assert_db_eq(db, &loaded, what);
+        check_db(&loaded);
+        store
+    };
+    // One entry: one node, only in the `streams` item.
+    db.stream_or_create(&key)
+        .unwrap()
+        .append(StreamId::new(1, 0), vec![s("f"), s("v")], node_max);
+    store = step(store, &mut db, "one node");
+    // Ten more in one commit: three nodes opened, the first two end up in `nodes`.
+    for ms in 2..=11 {
+        db.stream_or_create(&key).unwrap().append(
+            StreamId::new(ms, 0),
+            vec![s("f"), s("v")],
+            node_max,
+        );
+    }
+    store = step(store, &mut db, "three nodes");
+    assert_eq!(db.stream_or_create(&key).unwrap().nodes().len(), 3);
+    // Emptying the last node closes it: the one before becomes the last again.
+    for ms in 9..=11 {
+        db.stream_or_create(&key)
+            .unwrap()
+            .remove_entry(&StreamId::new(ms, 0));
+    }
+    store = step(store, &mut db, "last node closed");
+    assert_eq!(db.stream_or_create(&key).unwrap().nodes().len(), 2);
+    // A deletion inside a node that is not the last, and a new node, in one commit.
+    let st = db.stream_or_create(&key).unwrap();
+    st.remove_entry(&StreamId::new(2, 0));
+    for ms in 20..=25 {
+        st.append(StreamId::new(ms, 0), vec![s("f"), s("v")], node_max);
+    }
+    store = step(store, &mut db, "delete and open");
+    // Trimming whole nodes from the front, then everything.
+    let first = *db
+        .stream_or_create(&key)
+        .unwrap()
+        .nodes()
+        .keys()
+        .next()
+        .unwrap();
+    db.stream_or_create(&key).unwrap().remove_node(&first);
+    store = step(store, &mut db, "front node trimmed");
+    let masters: Vec<StreamId> = db
+        .stream_or_create(&key)
+        .unwrap()
+        .nodes()
+        .keys()
+        .copied()
+        .collect();
+    for m in &masters {
+        db.stream_or_create(&key).unwrap().remove_node(m);
+    }
+    store = step(store, &mut db, "every node trimmed");
+    assert!(db.stream_or_create(&key).unwrap().nodes().is_empty());
+    db.stream_or_create(&key)
+        .unwrap()
+        .append(StreamId::new(30, 0), vec![s("f"), s("v")], node_max);
+    let _ = step(store, &mut db, "a node again");
+}
+
+#[test]
+fn a_format_3_database_loads_and_its_last_nodes_move_on_the_next_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, mut db) = Store::open(dir.path(), test_opts()).unwrap();
+    for (k, n) in [("a", 9u64), ("b", 2), ("c", 0)] {
+        let st = db.stream_or_create(&s(k)).unwrap();
+        for ms in 1..=n {
+            st.append(StreamId::new(ms, 0), vec![s("f"), s("v")], 4);
+        }
+    }
+    commit_all(&mut store, &mut db, 1);
+    store.sync().unwrap();
+    drop(store);
+
+    // Rewrite it in the format 3 layout: every node in `nodes`, no node in `streams` items.
+    {
+        let sled_db = sled::open(dir.path()).unwrap();
+        let streams_tree = sled_db.open_tree("streams").unwrap();
+        let nodes_tree = sled_db.open_tree("nodes").unwrap();
+        for item in streams_tree.iter() {
+            let (k, v) = item.unwrap();
+            let key = storage::codec::decode_key_prefix(&k).unwrap();
+            let (meta, tail) = storage::codec::decode_stream_meta(&v).unwrap();
+            if let Some((master, node)) = tail {
+                nodes_tree
+                    .insert(
+                        storage::codec::id_key(&key, &master),
+                        storage::codec::encode_node(&node),
+                    )
+                    .unwrap();
+            }
+            streams_tree
+                .insert(&k, storage::codec::encode_stream_meta(&meta, None))
+                .unwrap();
+        }
+        let meta = sled_db.open_tree("meta").unwrap();
+        meta.insert("format_version", &3u32.to_be_bytes()).unwrap();
+        sled_db.flush().unwrap();
+        assert_eq!(nodes_tree.len(), 4, "a: 3 nodes, b: 1");
+    }
+
+    let (mut store, mut loaded) = Store::open(dir.path(), test_opts()).unwrap();
+    assert_db_eq(&db, &loaded, "format 3 loaded");
+    // Touch `a` only (a new node): its last node moves, `b` stays in the format 3 layout.
+    for ms in 100..=104 {
+        loaded.stream_or_create(&s("a")).unwrap().append(
+            StreamId::new(ms, 0),
+            vec![s("f"), s("v")],
+            4,
+        );
+    }
+    commit_all(&mut store, &mut loaded, 2);
+    store.sync().unwrap();
+    drop(store);
+    let raw = raw_nodes(dir.path());
+    let a = raw.iter().find(|(k, _, _)| k == &s("a")).unwrap();
+    assert_eq!(a.1.map(|(m, _)| m), Some(StreamId::new(103, 0)));
+    // a: nodes 1, 5, 9 (filled up by 100-102) and 103: all but 103 in `nodes`.
+    let masters: Vec<StreamId> = a.2.iter().map(|(m, _)| *m).collect();
+    assert_eq!(masters, [1, 5, 9].map(|ms| StreamId::new(ms, 0)));
+    let b = raw.iter().find(|(k, _, _)| k == &s("b")).unwrap();
+    assert_eq!((b.1, b.2.len()), (None, 1), "b untouched: format 3 layout");
+    let (store, again) = Store::open(dir.path(), test_opts()).unwrap();
+    assert_db_eq(&loaded, &again, "after the first format 4 commit");
+    drop(store);
+    {
+        let sled_db = sled::open(dir.path()).unwrap();
+        let version = sled_db
+            .open_tree("meta")
+            .unwrap()
+            .get("format_version")
+            .unwrap();
+        assert_eq!(version.as_deref(), Some(&4u32.to_be_bytes()[..]));
+    }
 }
