@@ -69,8 +69,9 @@
 //!
 //! Files sled creates in the directory: `conf` (segment size, version), `db` (the log-
 //! structured page file), `snap.<lsn>` (a recovery snapshot written at open), `blobs/<lsn>`
-//! (pages whose serialized size exceeds `segment_size / 4 - 20` bytes, ~128 KiB with the
-//! default 512 KiB segments; leaf pages hold up to 16 items, so entries of ~8 KiB already
+//! (pages whose serialized size exceeds `segment_size / 4 - 20` bytes: ~512 KiB with our
+//! 2 MiB segments, [`SEGMENT_SIZE`]; ~128 KiB with sled's default 512 KiB, which databases
+//! created before keep; leaf pages hold up to 16 items, so 16 items of ~32 KiB already
 //! produce blobs).
 //! - `Db::flush()` writes the IO buffers with `pwrite` + `sync_file_range` (sled #1452): no
 //!   disk cache flush, no metadata. [`Store::sync`] adds `fdatasync(db)`.
@@ -100,6 +101,6 @@ mod trees;
 pub use codec::DecodeError;
 pub use error::StorageError;
 pub use store::{
-    set_unsafe_never_flush, Store, StoreOptions, StoreStats, SyncHandle, SyncTicket,
-    DEFAULT_CACHE_CAPACITY_BYTES, FLUSH_EVERY_MS, FORMAT_VERSION,
+    open_raw_sled, set_unsafe_never_flush, Store, StoreOptions, StoreStats, SyncHandle,
+    SyncTicket, DEFAULT_CACHE_CAPACITY_BYTES, FLUSH_EVERY_MS, FORMAT_VERSION, SEGMENT_SIZE,
 };

@@ -172,14 +172,14 @@ fn large_values_go_to_blob_files_and_survive() {
     for i in 1..=3 {
         st.append(
             StreamId::new(i, 0),
-            vec![s("f"), Bytes::from(vec![b'a' + i as u8; 300 * 1024])],
+            vec![s("f"), Bytes::from(vec![b'a' + i as u8; BIG_FIELD_BYTES])],
             100,
         );
     }
     commit_all(&mut store, &mut db, 1);
     store.sync().unwrap();
     let blobs = std::fs::read_dir(dir.path().join("blobs")).unwrap().count();
-    assert!(blobs > 0, "expected sled blob files for 300 KiB values");
+    assert!(blobs > 0, "expected sled blob files for {BIG_FIELD_BYTES}-byte values");
     assert!(
         store.stats().blob_files_synced_total > 0,
         "{:?}",
@@ -253,7 +253,7 @@ fn a_version_1_database_opens_and_is_upgraded() {
 fn raw_open(path: &std::path::Path) -> sled::Db {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        match sled::open(path) {
+        match storage::open_raw_sled(path) {
             Ok(db) => return db,
             Err(_) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
@@ -454,7 +454,7 @@ fn a_database_with_one_item_per_entry_is_upgraded_to_chunks() {
 
     // Rewrite the database in the format 2 layout: one `entries` item per entry.
     {
-        let sled_db = sled::open(dir.path()).unwrap();
+        let sled_db = storage::open_raw_sled(dir.path()).unwrap();
         let chunks = sled_db.open_tree("chunks").unwrap();
         let entries = sled_db.open_tree("entries").unwrap();
         for item in chunks.iter() {
@@ -480,7 +480,7 @@ fn a_database_with_one_item_per_entry_is_upgraded_to_chunks() {
     assert_db_eq(&db, &loaded, "after the upgrade");
     drop(store);
     {
-        let sled_db = sled::open(dir.path()).unwrap();
+        let sled_db = storage::open_raw_sled(dir.path()).unwrap();
         assert!(sled_db.open_tree("entries").unwrap().is_empty());
         assert!(!sled_db.open_tree("chunks").unwrap().is_empty());
         let version = sled_db
@@ -504,7 +504,7 @@ type RawLayout = (Bytes, Option<(StreamId, streams::Node)>, RawNodes);
 
 /// Reads the raw layout of every stream.
 fn raw_nodes(dir: &std::path::Path) -> Vec<RawLayout> {
-    let sled_db = sled::open(dir).unwrap();
+    let sled_db = storage::open_raw_sled(dir).unwrap();
     let streams_tree = sled_db.open_tree("streams").unwrap();
     let nodes_tree = sled_db.open_tree("nodes").unwrap();
     let mut out = Vec::new();
@@ -633,7 +633,7 @@ fn a_format_3_database_loads_and_its_last_nodes_move_on_the_next_commit() {
 
     // Rewrite it in the format 3 layout: every node in `nodes`, no node in `streams` items.
     {
-        let sled_db = sled::open(dir.path()).unwrap();
+        let sled_db = storage::open_raw_sled(dir.path()).unwrap();
         let streams_tree = sled_db.open_tree("streams").unwrap();
         let nodes_tree = sled_db.open_tree("nodes").unwrap();
         for item in streams_tree.iter() {
@@ -683,7 +683,7 @@ fn a_format_3_database_loads_and_its_last_nodes_move_on_the_next_commit() {
     assert_db_eq(&loaded, &again, "after the first format 4 commit");
     drop(store);
     {
-        let sled_db = sled::open(dir.path()).unwrap();
+        let sled_db = storage::open_raw_sled(dir.path()).unwrap();
         let version = sled_db
             .open_tree("meta")
             .unwrap()
@@ -691,4 +691,43 @@ fn a_format_3_database_loads_and_its_last_nodes_move_on_the_next_commit() {
             .unwrap();
         assert_eq!(version.as_deref(), Some(&4u32.to_be_bytes()[..]));
     }
+}
+
+/// The segment size sled recorded in a store's `conf` file.
+fn conf_segment_size(dir: &std::path::Path) -> String {
+    let conf = std::fs::read(dir.join("conf")).unwrap();
+    let text = String::from_utf8_lossy(&conf[..conf.len() - 4]).to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix("segment_size: ").map(str::to_owned))
+        .unwrap()
+}
+
+#[test]
+fn new_stores_get_big_segments_and_old_ones_keep_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, mut db) = Store::open(dir.path(), test_opts()).unwrap();
+    append_entries(&mut db, &s("a"), 1, 10, 0);
+    commit_all(&mut store, &mut db, 1);
+    drop(store);
+    assert_eq!(conf_segment_size(dir.path()), storage::SEGMENT_SIZE.to_string());
+    let (_store, loaded) = Store::open(dir.path(), test_opts()).unwrap();
+    assert_db_eq(&db, &loaded, "reopened");
+
+    // A database created with sled's default segment size (512 KiB) before it was raised.
+    let old = tempfile::tempdir().unwrap();
+    drop(
+        sled::Config::new()
+            .path(old.path())
+            .segment_size(512 * 1024)
+            .open()
+            .unwrap(),
+    );
+    let (mut store, mut db) = Store::open(old.path(), test_opts()).unwrap();
+    append_entries(&mut db, &s("b"), 1, 10, 0);
+    commit_all(&mut store, &mut db, 1);
+    store.sync().unwrap();
+    drop(store);
+    assert_eq!(conf_segment_size(old.path()), (512 * 1024).to_string());
+    let (_store, loaded) = Store::open(old.path(), test_opts()).unwrap();
+    assert_db_eq(&db, &loaded, "an old database reopened");
 }

@@ -52,8 +52,11 @@ pub fn test_opts() -> StoreOptions {
     }
 }
 
+/// A field big enough that sled writes its item to a blob file (past a quarter segment).
+pub const BIG_FIELD_BYTES: usize = storage::SEGMENT_SIZE / 4 + 64 * 1024;
+
 /// Applies one random mutation. `big_field_percent` is the chance that an appended entry
-/// carries a 200 KiB value (sled blob files).
+/// carries a [`BIG_FIELD_BYTES`] value (sled blob files).
 pub fn mutate(db: &mut Db, rng: &mut Xorshift, now_ms: u64, big_field_percent: u64) {
     let key = b(rng.pick(&KEYS));
     let g = b(rng.pick(&GROUPS));
@@ -118,7 +121,7 @@ pub fn mutate(db: &mut Db, rng: &mut Xorshift, now_ms: u64, big_field_percent: u
                     let mut fields = vec![b("f"), Bytes::from(format!("{}", rng.next()))];
                     if rng.chance(big_field_percent) {
                         fields.push(b("big"));
-                        fields.push(Bytes::from(vec![b'x'; 200 * 1024]));
+                        fields.push(Bytes::from(vec![b'x'; BIG_FIELD_BYTES]));
                     }
                     s.append(id, fields, 1 + rng.below(4));
                 }
