@@ -257,10 +257,15 @@ fn apply_payload(db: &mut Db, payload: &[u8]) -> Result<Vec<Reply>> {
 
 /// Commits what was applied since the last commit (see the module docs).
 fn commit_pending(inner: &mut SmInner) -> Result<()> {
-    let changes = std::mem::take(&mut inner.pending);
+    let mut changes = std::mem::take(&mut inner.pending);
     inner.pending_entries = 0;
     inner.last_commit = std::time::Instant::now();
-    commit(inner, &changes)
+    let committed = commit(inner, &changes);
+    // Keep the buffer: it grows to a commit's worth of changes, and growing it again for
+    // every commit cost reallocations (and, past jemalloc's large sizes, page faults).
+    changes.clear();
+    inner.pending = changes;
+    committed
 }
 
 fn commit(inner: &mut SmInner, changes: &[Change]) -> Result<()> {

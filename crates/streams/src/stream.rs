@@ -123,6 +123,13 @@ pub struct Stream {
     groups: BTreeMap<Bytes, Group>,
     #[serde(skip)]
     changes: Vec<StreamChange>,
+    /// The metadata changed since the last [`Stream::take_changes`] (recorded once, at the
+    /// end, not once per XADD).
+    #[serde(skip)]
+    meta_changed: bool,
+    /// The node of the last `Node` change recorded: XADDs filling one node record it once.
+    #[serde(skip)]
+    last_node_change: Option<StreamId>,
 }
 
 /// Streams compare by content, not by their pending change lists.
@@ -235,12 +242,12 @@ impl Stream {
                 id
             }
         };
-        self.changes.push(StreamChange::Node(master));
+        self.node_changed(master);
         self.entries.insert(id, fields);
         self.changes.push(StreamChange::Entry(id));
         self.meta.last_id = id;
         self.meta.entries_added += 1;
-        self.changes.push(StreamChange::Meta);
+        self.meta_changed = true;
     }
 
     /// Removes one entry (XDEL or exact trimming). Frees its node when it was the node's last
@@ -256,9 +263,9 @@ impl Stream {
             if node.live == 0 {
                 self.nodes.remove(&master);
             }
-            self.changes.push(StreamChange::Node(master));
+            self.node_changed(master);
         }
-        self.changes.push(StreamChange::Meta);
+        self.meta_changed = true;
         true
     }
 
@@ -268,7 +275,7 @@ impl Stream {
         if self.nodes.remove(master).is_none() {
             return 0;
         }
-        self.changes.push(StreamChange::Node(*master));
+        self.node_changed(*master);
         let end = self.nodes.range(*master..).next().map(|(m, _)| *m);
         let ids: Vec<StreamId> = match end {
             Some(end) => self
@@ -282,21 +289,21 @@ impl Stream {
             self.entries.remove(id);
             self.changes.push(StreamChange::Entry(*id));
         }
-        self.changes.push(StreamChange::Meta);
+        self.meta_changed = true;
         ids.len() as u64
     }
 
     pub fn set_last_id(&mut self, id: StreamId) {
         self.meta.last_id = id;
-        self.changes.push(StreamChange::Meta);
+        self.meta_changed = true;
     }
     pub fn set_entries_added(&mut self, n: u64) {
         self.meta.entries_added = n;
-        self.changes.push(StreamChange::Meta);
+        self.meta_changed = true;
     }
     pub fn set_max_deleted_id(&mut self, id: StreamId) {
         self.meta.max_deleted_id = id;
-        self.changes.push(StreamChange::Meta);
+        self.meta_changed = true;
     }
 
     // ---------------------------------------------------------------- group mutations
@@ -469,13 +476,26 @@ impl Stream {
 
     // ---------------------------------------------------------------- change tracking
 
-    /// Takes the list of items touched since the last call.
+    fn node_changed(&mut self, master: StreamId) {
+        if self.last_node_change != Some(master) {
+            self.last_node_change = Some(master);
+            self.changes.push(StreamChange::Node(master));
+        }
+    }
+
+    /// Takes the list of items touched since the last call, each named at least once (in no
+    /// particular order: each names an item to write as it is when the changes are
+    /// committed).
     pub fn take_changes(&mut self) -> Vec<StreamChange> {
+        if std::mem::take(&mut self.meta_changed) {
+            self.changes.push(StreamChange::Meta);
+        }
+        self.last_node_change = None;
         std::mem::take(&mut self.changes)
     }
 
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty()
+        !self.changes.is_empty() || self.meta_changed
     }
 
     // ---------------------------------------------------------------- loading (storage)

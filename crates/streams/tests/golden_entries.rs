@@ -1115,6 +1115,42 @@ fn xadd_records_changes_for_storage() {
     )));
 }
 
+#[test]
+fn xadds_record_the_metadata_once_and_each_node_once() {
+    let mut db = Db::new();
+    let ctx = Ctx {
+        node_max_entries: 4,
+        ..Ctx::default()
+    };
+    for i in 1..=10 {
+        execute(&mut db, &args(&format!("XADD s {i}-0 f v")), &ctx);
+    }
+    execute(&mut db, &args("XDEL s 2-0"), &ctx);
+    let changes = db.take_changes();
+    let count = |pred: &dyn Fn(&streams::StreamChange) -> bool| {
+        changes
+            .iter()
+            .filter(|c| matches!(c, streams::Change::Stream(_, sc) if pred(sc)))
+            .count()
+    };
+    assert_eq!(count(&|c| matches!(c, streams::StreamChange::Meta)), 1);
+    assert_eq!(count(&|c| matches!(c, streams::StreamChange::Entry(_))), 11);
+    // Nodes 1-0, 5-0, 9-0 opened, then 1-0 again (the XDEL): each named, none missed.
+    let mut nodes: Vec<StreamId> = changes
+        .iter()
+        .filter_map(|c| match c {
+            streams::Change::Stream(_, streams::StreamChange::Node(m)) => Some(*m),
+            _ => None,
+        })
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    assert_eq!(nodes, [1, 5, 9].map(|ms| StreamId::new(ms, 0)));
+    assert!(count(&|c| matches!(c, streams::StreamChange::Node(_))) <= 4);
+    // Nothing left over for the next commit.
+    assert!(db.take_changes().is_empty());
+}
+
 // ------------------------------------------------------------------ determinism
 
 /// A copy of every key (the change lists are not copied).
