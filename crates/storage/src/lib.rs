@@ -101,6 +101,6 @@ mod trees;
 pub use codec::DecodeError;
 pub use error::StorageError;
 pub use store::{
-    open_raw_sled, set_unsafe_never_flush, Store, StoreOptions, StoreStats, SyncHandle,
-    SyncTicket, DEFAULT_CACHE_CAPACITY_BYTES, FLUSH_EVERY_MS, FORMAT_VERSION, SEGMENT_SIZE,
+    open_raw_sled, set_unsafe_never_flush, Store, StoreOptions, StoreStats, SyncHandle, SyncTicket,
+    DEFAULT_CACHE_CAPACITY_BYTES, FLUSH_EVERY_MS, FORMAT_VERSION, SEGMENT_SIZE,
 };

@@ -179,7 +179,10 @@ fn large_values_go_to_blob_files_and_survive() {
     commit_all(&mut store, &mut db, 1);
     store.sync().unwrap();
     let blobs = std::fs::read_dir(dir.path().join("blobs")).unwrap().count();
-    assert!(blobs > 0, "expected sled blob files for {BIG_FIELD_BYTES}-byte values");
+    assert!(
+        blobs > 0,
+        "expected sled blob files for {BIG_FIELD_BYTES}-byte values"
+    );
     assert!(
         store.stats().blob_files_synced_total > 0,
         "{:?}",
@@ -709,7 +712,10 @@ fn new_stores_get_big_segments_and_old_ones_keep_theirs() {
     append_entries(&mut db, &s("a"), 1, 10, 0);
     commit_all(&mut store, &mut db, 1);
     drop(store);
-    assert_eq!(conf_segment_size(dir.path()), storage::SEGMENT_SIZE.to_string());
+    assert_eq!(
+        conf_segment_size(dir.path()),
+        storage::SEGMENT_SIZE.to_string()
+    );
     let (_store, loaded) = Store::open(dir.path(), test_opts()).unwrap();
     assert_db_eq(&db, &loaded, "reopened");
 
