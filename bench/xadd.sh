@@ -13,6 +13,8 @@
 #      built by scripts/build-redis.sh if present, else redis-server on PATH),
 #      BENCH_CLIENTS=50 BENCH_REQUESTS=200000 BENCH_PIPELINES="1 16" BENCH_TIMEOUT=900 (per run)
 #      BENCH_ROUNDS=3 (runs per server and depth, interleaved; the median by requests/s is shown)
+#      BENCH_GROUPS=N (cluster only: `xraft dev --groups N` instead of its default of 3 groups;
+#      fewer groups pack more commands into each Raft entry, see README "Performance")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
@@ -56,7 +58,9 @@ redis_version=$("$(redis_server_bin)" --version | grep -o 'v=[^ ]*')
 bin=$(xraft_bin)
 if [ -x "$bin" ]; then
   port[xraft]=$(free_port)
-  start_server "$kind" "${port[xraft]}" "$work/xraft" "$work/xraft.log"
+  extra=()
+  if [ "$kind" = cluster ] && [ -n "${BENCH_GROUPS:-}" ]; then extra=(--groups "$BENCH_GROUPS"); fi
+  start_server "$kind" "${port[xraft]}" "$work/xraft" "$work/xraft.log" "${extra[@]}"
   targets+=(xraft)
 else
   log "xraft binary not found at $bin: measuring redis only (cargo build --release -p xraft, or set XRAFT_BIN)"
@@ -89,7 +93,7 @@ for P in "${pipelines[@]}"; do
 done
 
 echo
-echo "$key_desc, xraft $target_kind, $clients clients, $requests requests, median of $rounds; redis $redis_version (appendonly yes, appendfsync always)"
+echo "$key_desc, xraft $target_kind${BENCH_GROUPS:+ (--groups $BENCH_GROUPS)}, $clients clients, $requests requests, median of $rounds; redis $redis_version (appendonly yes, appendfsync always)"
 printf '%-4s %-6s %14s %10s %10s\n' P server requests/s p50_ms p99_ms
 for P in "${pipelines[@]}"; do
   for t in "${targets[@]}"; do

@@ -6,8 +6,9 @@
 #             when missing (sudo if not root)
 #   fmt       cargo fmt --all -- --check
 #   clippy    cargo clippy --workspace --all-targets -- -D warnings
-#   test      cargo nextest run --workspace --release (+ doc tests), or cargo test --workspace --release
-#   build     cargo build --release --workspace --all-targets   (reuses the test build: same features)
+#   test      cargo nextest run --workspace --cargo-profile ci (+ doc tests), or cargo test
+#             --workspace --profile ci (`ci`: release code without the whole-program link)
+#   build     cargo build --release --workspace --bins   (the binaries, with LTO, for what follows)
 #   compat    scripts/compat-suite.sh    (official Redis 8.0.2 stream suite against the binary)
 #   compat-cluster  the same suite through the proxy of `xraft dev` (3 nodes, 3 shards)
 #   crash     scripts/crash-restart.sh   (kill -9 / restart durability test)
@@ -146,11 +147,11 @@ unit_tests() {
     if cargo nextest --version >/dev/null 2>&1; then runner=nextest; else runner=cargo; fi
   fi
   if [ "$runner" = nextest ]; then
-    cargo nextest run --workspace --release --no-fail-fast --no-tests=warn
+    cargo nextest run --workspace --cargo-profile ci --no-fail-fast --no-tests=warn
     # nextest does not run doc tests.
-    cargo test --workspace --release --doc
+    cargo test --workspace --profile ci --doc
   else
-    cargo test --workspace --release --no-fail-fast
+    cargo test --workspace --profile ci --no-fail-fast
   fi
 }
 
@@ -168,7 +169,7 @@ else
     phase clippy cargo clippy --workspace --all-targets -- -D warnings
   fi
   phase test unit_tests
-  phase build cargo build --release --workspace --all-targets
+  phase build cargo build --release --workspace --bins
   [ "$last_rc" -eq 0 ] || build_failed=1
 fi
 # With XRAFT_KEEP_GOING=1 a failed build must not let a stale binary be tested.
