@@ -647,7 +647,7 @@ fn prepare_job(
         } else if is_command(args, WATCH_TOKEN) {
             slots.push(Slot::Ready(working.versions.tokens_reply(args)));
         } else {
-            slots.push(prepare_one(&mut working.db, args, ctx, ops));
+            slots.push(prepare_one(working, args, ctx, ops));
         }
     }
     slots
@@ -655,7 +655,13 @@ fn prepare_job(
 
 /// Prepares one command on the working copy; writes are applied to it at once so that the
 /// next command sees them.
-fn prepare_one(db: &mut Db, args: &[Bytes], ctx: &Ctx, ops: &mut Vec<streams::Op>) -> Slot {
+fn prepare_one(
+    working: &mut Working,
+    args: &[Bytes],
+    ctx: &Ctx,
+    ops: &mut Vec<streams::Op>,
+) -> Slot {
+    let db = &mut working.db;
     let cmd = match streams::parse(args) {
         Some(Ok(c)) => c,
         Some(Err(e)) => return Slot::Ready(e),
@@ -664,7 +670,12 @@ fn prepare_one(db: &mut Db, args: &[Bytes], ctx: &Ctx, ops: &mut Vec<streams::Op
     match cmd.prepare(db, ctx) {
         Prepared::Reply(r) => Slot::Ready(r),
         Prepared::Write(op) => {
-            let r = streams::apply(db, &op);
+            if matches!(op, streams::Op::Keyspace(streams::keyspace::Op::Flush)) {
+                // FLUSHALL modifies the watched keys that exist now (see `Versions`).
+                let db = &*db;
+                working.versions.flushing(|k| db.contains(k));
+            }
+            let r = streams::apply(&mut working.db, &op);
             ops.push(op);
             Slot::Op(ops.len() - 1, r)
         }

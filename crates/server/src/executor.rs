@@ -1154,6 +1154,8 @@ impl Executor {
                 self.reply(id, &r);
             }
         }
+        // A routed reply counts against the client's output limit like a local one.
+        self.check_output_limit(id);
         self.queue_send(id);
         self.resume.push_back(id);
     }
@@ -1247,6 +1249,7 @@ impl Executor {
         self.stats
             .record_call(b.stat_name, usec, error_line(&reply));
         self.reply(client, &reply);
+        self.check_output_limit(client);
         self.resume.push_back(client);
     }
 

@@ -13,7 +13,7 @@
 //! that did change. The two internal command names are not in the command table: clients
 //! cannot send them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use resp::Reply;
@@ -47,12 +47,21 @@ pub fn internal_keys(args: &[Bytes]) -> Option<Vec<Bytes>> {
 }
 
 /// Per-key modification versions seen by one leadership's working copy.
+///
+/// FLUSHALL touches, as in Redis, only the watched keys that exist when it runs: the
+/// leader calls [`Versions::flushing`] just before it applies the flush (the keys still
+/// exist then), which moves the version of every key a token was issued for and that
+/// exists; the `FlushAll` change [`Versions::record`] sees next is then accounted for.
 #[derive(Debug, Clone)]
 pub struct Versions {
     epoch: Bytes,
     generation: u64,
     seq: u64,
     keys: HashMap<Bytes, u64>,
+    /// Keys a token was issued for (only their versions matter at a FLUSHALL).
+    watched: HashSet<Bytes>,
+    /// FLUSHALLs announced by [`Versions::flushing`] and not yet recorded.
+    flushes_announced: usize,
 }
 
 impl Versions {
@@ -63,7 +72,20 @@ impl Versions {
             generation: 0,
             seq: 0,
             keys: HashMap::new(),
+            watched: HashSet::new(),
+            flushes_announced: 0,
         }
+    }
+
+    /// Called just before a FLUSHALL is applied, with the keyspace as it still is: every
+    /// watched key that exists is modified by it. Without this call a recorded FLUSHALL
+    /// invalidates every token (safe, but aborts EXECs whose keys did not exist).
+    pub fn flushing(&mut self, exists: impl Fn(&[u8]) -> bool) {
+        let touched: Vec<Bytes> = self.watched.iter().filter(|k| exists(k)).cloned().collect();
+        for k in touched {
+            self.bump(&k);
+        }
+        self.flushes_announced += 1;
     }
 
     /// Records what a command changed (the working copy's `take_changes`).
@@ -71,26 +93,36 @@ impl Versions {
         for c in changes {
             let key = match c {
                 Change::FlushAll => {
-                    // Every key is touched: no earlier token may match.
-                    self.reset();
+                    if self.flushes_announced > 0 {
+                        // `flushing` moved the keys it touched.
+                        self.flushes_announced -= 1;
+                    } else {
+                        // Not announced: which keys existed is unknown, so none may match.
+                        self.reset();
+                    }
                     continue;
                 }
                 Change::Key(k) | Change::Stream(k, _) => k,
             };
-            self.seq += 1;
-            if let Some(v) = self.keys.get_mut(key) {
-                *v = self.seq;
-            } else {
-                if self.keys.len() >= MAX_TRACKED_KEYS {
-                    self.reset();
-                }
-                self.keys.insert(key.clone(), self.seq);
+            self.bump(key);
+        }
+    }
+
+    fn bump(&mut self, key: &Bytes) {
+        self.seq += 1;
+        if let Some(v) = self.keys.get_mut(key) {
+            *v = self.seq;
+        } else {
+            if self.keys.len() >= MAX_TRACKED_KEYS {
+                self.reset();
             }
+            self.keys.insert(key.clone(), self.seq);
         }
     }
 
     fn reset(&mut self) {
         self.keys.clear();
+        self.watched.clear();
         self.generation += 1;
     }
 
@@ -102,8 +134,12 @@ impl Versions {
         Bytes::from(t)
     }
 
-    /// `XRAFT.WATCHTOKEN`'s reply.
-    pub fn tokens_reply(&self, args: &[Bytes]) -> Reply {
+    /// `XRAFT.WATCHTOKEN`'s reply (the keys are watched from now on).
+    pub fn tokens_reply(&mut self, args: &[Bytes]) -> Reply {
+        if self.watched.len() + args.len() > MAX_TRACKED_KEYS {
+            self.reset();
+        }
+        self.watched.extend(args[1..].iter().cloned());
         Reply::Array(
             args[1..]
                 .iter()
@@ -163,6 +199,30 @@ mod tests {
         assert!(!check(&v, "k", t));
         let other = Versions::new("e2");
         assert!(!check(&other, "k", Versions::new("e1").token(b"k")));
+    }
+
+    #[test]
+    fn an_announced_flushall_touches_only_watched_keys_that_exist() {
+        let mut v = Versions::new("e");
+        let tokens = v.tokens_reply(&[b("XRAFT.WATCHTOKEN"), b("present"), b("missing")]);
+        let Reply::Array(t) = tokens else {
+            panic!("an array")
+        };
+        let [Reply::Bulk(t_present), Reply::Bulk(t_missing)] = &t[..] else {
+            panic!("two tokens")
+        };
+        v.flushing(|k| k == b"present");
+        v.record(&[Change::FlushAll]);
+        assert!(!check(&v, "present", t_present.clone()));
+        assert!(check(&v, "missing", t_missing.clone()));
+        unannounced_flush_resets(&mut v, t_missing.clone());
+    }
+
+    /// A FLUSHALL nobody announced (the default for a caller that cannot tell which keys
+    /// existed) invalidates every token.
+    fn unannounced_flush_resets(v: &mut Versions, token: Bytes) {
+        v.record(&[Change::FlushAll]);
+        assert!(!check(v, "missing", token));
     }
 
     #[test]
