@@ -552,6 +552,11 @@ fn unblocked_reply(with_error: &watch::Receiver<bool>) -> Reply {
     }
 }
 
+/// True when now + `block_ms` passes `i64::MAX` milliseconds (0 never does: no deadline).
+fn timeout_overflows(block_ms: u64) -> bool {
+    block_ms > 0 && block_ms > (i64::MAX as u64).saturating_sub(storage::clock::wall_clock_ms())
+}
+
 /// XREAD / XREADGROUP, over one or more shards, blocking or not.
 async fn stream_read(router: &Router, args: &[Bytes], job: &RemoteJob) -> Reply {
     let unblock_with_error = &job.unblock_with_error;
@@ -569,6 +574,17 @@ async fn stream_read(router: &Router, args: &[Bytes], job: &RemoteJob) -> Reply 
             Err(e) => e.to_reply(),
         };
     };
+    // Errors the engine finds in the arguments alone are answered here, as the whole
+    // command would get them: split over shards, each part could fail differently (e.g.
+    // too few arguments).
+    if let Some(Err(e)) = streams::parse(args) {
+        return e;
+    }
+    if sa.block_ms.is_some_and(timeout_overflows) {
+        // As the engine does (BLOCK is not sent on): Redis turns the timeout into a deadline
+        // when it parses the command, and rejects one past the largest time.
+        return Reply::error("ERR timeout is out of range");
+    }
     let group_read = name_of(args) == b"xreadgroup";
     let groups = streams_by_group(router, &sa.keys);
     let Some(block_ms) = sa.block_ms else {

@@ -257,6 +257,11 @@ struct StampClock {
 
 impl StampClock {
     fn now_ms(&mut self) -> u64 {
+        if let Some(ms) = storage::clock::pinned_ms() {
+            // A test pinned the clock (feature `test-clock`): stamp exactly that time.
+            self.last_now_ms = ms;
+            return ms;
+        }
         self.last_now_ms = self.last_now_ms.max(storage::clock::wall_clock_ms());
         self.last_now_ms
     }

@@ -9,12 +9,19 @@
 //! process-wide signed offset in milliseconds, which the fault harness changes at run time to
 //! jump a broker's clock forward or backward: see [`set_offset_ms`] and [`watch_offset_file`].
 //! Without the feature the offset does not exist and [`wall_clock_ms`] is the system clock.
+//!
+//! With the cargo feature `test-clock` (tests only), a test can pin the clock to an exact
+//! value ([`pin_ms`]); while pinned, [`wall_clock_ms`] and [`pinned_ms`] return it, and a
+//! leader stamps exactly it into its entries. Without the feature [`pinned_ms`] is `None`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch as the broker sees them (0 if the clock is before it).
 /// With `fault-injection`, shifted by the injected offset (and still never below 0).
 pub fn wall_clock_ms() -> u64 {
+    if let Some(ms) = pinned_ms() {
+        return ms;
+    }
     let system_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -25,6 +32,43 @@ pub fn wall_clock_ms() -> u64 {
     #[cfg(not(feature = "fault-injection"))]
     {
         system_ms
+    }
+}
+
+/// The pinned test clock, if a test pinned it (always `None` without `test-clock`).
+#[inline]
+pub fn pinned_ms() -> Option<u64> {
+    #[cfg(feature = "test-clock")]
+    {
+        pinned::get()
+    }
+    #[cfg(not(feature = "test-clock"))]
+    {
+        None
+    }
+}
+
+#[cfg(feature = "test-clock")]
+pub use pinned::pin_ms;
+
+#[cfg(feature = "test-clock")]
+mod pinned {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// `u64::MAX`: not pinned.
+    static PINNED_MS: AtomicU64 = AtomicU64::new(u64::MAX);
+
+    /// Pins this process's wall clock to `ms` (`None` unpins it).
+    pub fn pin_ms(ms: Option<u64>) {
+        let raw = ms.map_or(u64::MAX, |m| m.min(u64::MAX - 1));
+        PINNED_MS.store(raw, Ordering::SeqCst);
+    }
+
+    pub(super) fn get() -> Option<u64> {
+        match PINNED_MS.load(Ordering::SeqCst) {
+            u64::MAX => None,
+            ms => Some(ms),
+        }
     }
 }
 
