@@ -9,10 +9,10 @@
 #   test      cargo nextest run --workspace --cargo-profile ci (+ doc tests), or cargo test
 #             --workspace --profile ci (`ci`: release code without the whole-program link)
 #   build     cargo build --release --workspace --bins   (the binaries, with LTO, for what follows)
-#   compat    scripts/compat-suite.sh    (official Redis 8.0.2 stream suite against the binary)
+#   compat    tests/compat-suite.sh    (official Redis 8.0.2 stream suite against the binary)
 #   compat-cluster  the same suite through the proxy of `xraft dev` (3 nodes, 3 shards)
-#   crash     scripts/crash-restart.sh   (kill -9 / restart durability test)
-#   crash-cluster  scripts/cluster_crash.py (3 node processes + proxy via scripts/cluster.sh:
+#   crash     tests/crash-restart.sh   (kill -9 / restart durability test)
+#   crash-cluster  tests/cluster_crash.py (3 node processes + proxy via scripts/cluster.sh:
 #             kill -9 a group's leader under load and restart it, kill -9 all and restart;
 #             nothing acknowledged lost, replicas' state digests agree; prints failover time)
 #   jepsen    jepsen/ci.sh (the fault harness's CI profile: workloads log, group, follower,
@@ -178,28 +178,28 @@ if [ "${XRAFT_SKIP_SUITE:-0}" = 1 ]; then
 elif [ "$build_failed" = 1 ]; then
   skip compat "build failed"
 else
-  phase compat scripts/compat-suite.sh
+  phase compat tests/compat-suite.sh
 fi
 if [ "${XRAFT_SKIP_SUITE:-0}" = 1 ]; then
   skip compat-cluster XRAFT_SKIP_SUITE=1
 elif [ "$build_failed" = 1 ]; then
   skip compat-cluster "build failed"
 else
-  phase compat-cluster env XRAFT_SUITE_TARGET=cluster scripts/compat-suite.sh
+  phase compat-cluster env XRAFT_SUITE_TARGET=cluster tests/compat-suite.sh
 fi
 if [ "${XRAFT_SKIP_CRASH:-0}" = 1 ]; then
   skip crash XRAFT_SKIP_CRASH=1
 elif [ "$build_failed" = 1 ]; then
   skip crash "build failed"
 else
-  phase crash scripts/crash-restart.sh
+  phase crash tests/crash-restart.sh
 fi
 if [ "${XRAFT_SKIP_CRASH:-0}" = 1 ]; then
   skip crash-cluster XRAFT_SKIP_CRASH=1
 elif [ "$build_failed" = 1 ]; then
   skip crash-cluster "build failed"
 else
-  phase crash-cluster python3 scripts/cluster_crash.py
+  phase crash-cluster python3 tests/cluster_crash.py
 fi
 if [ "${XRAFT_SKIP_CRASH:-0}" = 1 ]; then
   skip jepsen XRAFT_SKIP_CRASH=1

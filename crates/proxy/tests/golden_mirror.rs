@@ -6,6 +6,9 @@
 #[path = "../../server/tests/common/wire.rs"]
 mod wire;
 
+#[path = "shared/cluster.rs"]
+mod shared;
+
 #[path = "mirror/mod.rs"]
 mod common;
 

@@ -2,13 +2,16 @@
 //! real client (the `redis` crate): the single-node flows, cross-shard commands, blocking
 //! reads served through followers, and a leader kill.
 
+#[path = "shared/cluster.rs"]
+mod shared;
+
+use shared::start_cluster_and_proxy;
+
 use std::time::{Duration, Instant};
 
-use node::{LocalCluster, LocalClusterConfig};
-use raft::RaftSettings;
+use node::LocalCluster;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, Value};
-use storage::StoreOptions;
 
 struct Setup {
     cluster: LocalCluster,
@@ -18,35 +21,12 @@ struct Setup {
 
 async fn setup(groups: u32) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = LocalCluster::start(LocalClusterConfig {
-        base_dir: dir.path().to_path_buf(),
-        nodes: 3,
-        groups,
-        replication: 3,
-        first_port: 0,
-        raft: RaftSettings {
-            heartbeat_interval_ms: 50,
-            election_timeout_min_ms: 300,
-            election_timeout_max_ms: 600,
-            ..RaftSettings::default()
-        },
-        store: StoreOptions {
-            cache_capacity_bytes: 8 * 1024 * 1024,
-            fsync: true,
-        },
-        node_max_entries: 100,
-    })
-    .await
-    .unwrap();
-    assert!(cluster.wait_for_leaders(Duration::from_secs(20)).await);
     let config = server::Config {
         bind: "127.0.0.1".into(),
         port: 0,
         ..server::Config::default()
     };
-    let proxy = proxy::serve_proxy(config, cluster.map.clone())
-        .await
-        .unwrap();
+    let (cluster, proxy) = start_cluster_and_proxy(dir.path(), groups, true, config).await;
     Setup {
         cluster,
         proxy,

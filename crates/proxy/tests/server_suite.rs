@@ -8,6 +8,9 @@
 #[path = "../../server/tests/common/wire.rs"]
 mod wire;
 
+#[path = "shared/cluster.rs"]
+mod shared;
+
 mod common;
 
 #[path = "../../server/tests/suite/connection.rs"]

@@ -3,14 +3,10 @@
 //! configured with the test's `server::Config`. The wire helpers are the server's own.
 #![allow(dead_code)]
 
-use std::time::Duration;
-
 pub use crate::wire::*;
 
-use node::{LocalCluster, LocalClusterConfig};
-use raft::RaftSettings;
+use node::LocalCluster;
 use server::{Config, ServerHandle};
-use storage::StoreOptions;
 use tempfile::TempDir;
 
 /// True: the suites run through the proxy (READONLY/READWRITE answer +OK as in Redis
@@ -56,35 +52,10 @@ pub async fn start() -> TestServer {
 
 pub async fn start_with(tune: impl FnOnce(&mut Config)) -> TestServer {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = LocalCluster::start(LocalClusterConfig {
-        base_dir: dir.path().join("cluster"),
-        nodes: 3,
-        groups: 3,
-        replication: 3,
-        first_port: 0,
-        raft: RaftSettings {
-            heartbeat_interval_ms: 50,
-            election_timeout_min_ms: 300,
-            election_timeout_max_ms: 600,
-            ..RaftSettings::default()
-        },
-        store: StoreOptions {
-            cache_capacity_bytes: 8 * 1024 * 1024,
-            fsync: true,
-        },
-        node_max_entries: 100,
-    })
-    .await
-    .expect("cluster starts");
-    assert!(
-        cluster.wait_for_leaders(Duration::from_secs(20)).await,
-        "every shard elects a leader"
-    );
     let mut config = test_config(&dir.path().join("proxy"));
     tune(&mut config);
-    let handle = proxy::serve_proxy(config, cluster.map.clone())
-        .await
-        .expect("proxy starts");
+    let (cluster, handle) =
+        crate::shared::start_cluster_and_proxy(&dir.path().join("cluster"), 3, true, config).await;
     TestServer {
         handle,
         cluster,

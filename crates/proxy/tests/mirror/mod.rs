@@ -26,13 +26,10 @@ pub use engine::*;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
-use std::time::Duration;
 
 use bytes::Bytes;
-use node::{LocalCluster, LocalClusterConfig};
-use raft::RaftSettings;
+use node::LocalCluster;
 use resp::{Protocol, Reply};
-use storage::StoreOptions;
 use streams::{Ctx, Db, Prepared};
 
 use crate::wire::Raw;
@@ -105,40 +102,15 @@ fn start() -> Mutex<Mirror> {
     // SAFETY: registers a plain function with no captured state.
     unsafe { libc::atexit(remove_dir_at_exit) };
     let (cluster, proxy, resp2, resp3) = rt.block_on(async {
-        let cluster = LocalCluster::start(LocalClusterConfig {
-            base_dir: dir.join("cluster"),
-            nodes: 3,
-            groups: 3,
-            replication: 3,
-            first_port: 0,
-            raft: RaftSettings {
-                heartbeat_interval_ms: 50,
-                election_timeout_min_ms: 300,
-                election_timeout_max_ms: 600,
-                ..RaftSettings::default()
-            },
-            store: StoreOptions {
-                cache_capacity_bytes: 8 * 1024 * 1024,
-                // The mirror checks replies, not durability (the crash tests do).
-                fsync: false,
-            },
-            node_max_entries: 100,
-        })
-        .await
-        .expect("cluster starts");
-        assert!(
-            cluster.wait_for_leaders(Duration::from_secs(20)).await,
-            "every shard elects a leader"
-        );
         let config = server::Config {
             bind: "127.0.0.1".into(),
             port: 0,
             dir: dir.join("proxy"),
             ..server::Config::default()
         };
-        let proxy = proxy::serve_proxy(config, cluster.map.clone())
-            .await
-            .expect("proxy starts");
+        // fsync off: the mirror checks replies, not durability (the crash tests do).
+        let (cluster, proxy) =
+            crate::shared::start_cluster_and_proxy(&dir.join("cluster"), 3, false, config).await;
         let resp2 = Raw::connect(proxy.local_addr()).await;
         let mut resp3 = Raw::connect(proxy.local_addr()).await;
         let hello = resp3.cmd("HELLO 3").await;

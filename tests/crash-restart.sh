@@ -2,9 +2,9 @@
 # kill -9 / restart durability test: 100k XADDs over s0..s9 from concurrent connections plus
 # XREADGROUP/XACK consumers; the server is killed with SIGKILL at a random 50-70% of the
 # acknowledged writes, restarted on the same data dir, and every acknowledged XADD, the PEL and
-# the group state are verified (scripts/crash_restart.py does the work; see its docstring).
+# the group state are verified (tests/crash_restart.py does the work; see its docstring).
 #
-# usage: scripts/crash-restart.sh [extra crash_restart.py options, e.g. --total 20000 --seed 7]
+# usage: tests/crash-restart.sh [extra crash_restart.py options, e.g. --total 20000 --seed 7]
 # env:
 #   XRAFT_BIN=path            broker binary (default target/release/xraft)
 #   XRAFT_SUITE_TARGET=redis  test redis-server --appendonly yes --appendfsync always instead
@@ -56,7 +56,7 @@ port=$(free_port)
 # its server on SIGTERM, and whatever is left is reaped from the pid dir.
 set +e
 XRAFT_PIDDIR=$piddir timeout --kill-after=10 "${XRAFT_CRASH_TIMEOUT:-900}" \
-  python3 -u scripts/crash_restart.py --port "$port" --dir "$work/data" --workdir "$work" \
+  python3 -u tests/crash_restart.py --port "$port" --dir "$work/data" --workdir "$work" \
   --server-cmd "$server_cmd" "$@" &
 runner_pid=$!
 wait "$runner_pid"

@@ -3,7 +3,7 @@
 # against a freshly started xraft server (temp data dir, free loopback port).
 # Passes iff at least 130 tests pass and none fails.
 #
-# usage: scripts/compat-suite.sh [extra ./runtest args, e.g. --only "/^XADD with MAXLEN"]
+# usage: tests/compat-suite.sh [extra ./runtest args, e.g. --only "/^XADD with MAXLEN"]
 #   (--only/--skiptest take an exact test name or, starting with '/', a regexp; with extra args
 #   the 130 threshold is not applied: at least one test must pass and none fail)
 # env:
